@@ -1,0 +1,81 @@
+"""GELU, exact (erf) and tanh-approximated, forward and backward.
+
+Shapes: any; kernels see the flattened arrays. Must match gelu_reference:
+    exact: y = x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)),  y' = Phi(x) + x phi(x)
+    tanh:  y = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3)
+as torch.nn.functional.gelu(approximate='none' | 'tanh'). NumPy has no erf,
+so the reference maps math.erf over the elements (slow, exact).
+Math runs in float64 and is stored in the output's dtype.
+"""
+import math
+
+import numpy as np
+
+from .jit import precise_cpu_kernel
+
+SQRT_HALF = math.sqrt(0.5)
+SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+K = 0.044715
+
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def gelu_reference(x, approximate="none"):
+    x64 = x.astype(np.float64)
+    if approximate == "tanh":
+        y = 0.5 * x64 * (1.0 + np.tanh(SQRT_2_OVER_PI * (x64 + K * x64 ** 3)))
+    else:
+        y = 0.5 * x64 * (1.0 + _erf(x64 * SQRT_HALF).astype(np.float64))
+    return y.astype(x.dtype)
+
+
+def gelu_backward_reference(dout, x, approximate="none"):
+    x64 = x.astype(np.float64)
+    if approximate == "tanh":
+        t = np.tanh(SQRT_2_OVER_PI * (x64 + K * x64 ** 3))
+        du = SQRT_2_OVER_PI * (1.0 + 3.0 * K * x64 ** 2)
+        d = 0.5 * (1.0 + t) + 0.5 * x64 * (1.0 - t * t) * du
+    else:
+        cdf = 0.5 * (1.0 + _erf(x64 * SQRT_HALF).astype(np.float64))
+        d = cdf + x64 * INV_SQRT_2PI * np.exp(-0.5 * x64 * x64)
+    return (dout * d).astype(x.dtype)
+
+
+@precise_cpu_kernel
+def _gelu_forward(out, x, tanh_approx):
+    for i in range(x.size):
+        v = np.float64(x[i])
+        if tanh_approx:
+            out[i] = 0.5 * v * (1.0 + math.tanh(SQRT_2_OVER_PI * (v + K * v * v * v)))
+        else:
+            out[i] = 0.5 * v * (1.0 + math.erf(v * SQRT_HALF))
+
+
+@precise_cpu_kernel
+def _gelu_backward(dx, dout, x, tanh_approx):
+    for i in range(x.size):
+        v = np.float64(x[i])
+        if tanh_approx:
+            t = math.tanh(SQRT_2_OVER_PI * (v + K * v * v * v))
+            d = 0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * K * v * v)
+        else:
+            d = 0.5 * (1.0 + math.erf(v * SQRT_HALF)) + v * INV_SQRT_2PI * math.exp(-0.5 * v * v)
+        dx[i] = dout[i] * d
+
+
+def gelu_forward(x, approximate="none"):
+    """y = gelu(x) by the Numba kernel; x any shape, float32 or float64."""
+    xf = np.ascontiguousarray(x).reshape(-1)
+    out = np.empty_like(xf)
+    _gelu_forward(out, xf, approximate == "tanh")
+    return out.reshape(x.shape)
+
+
+def gelu_backward(dout, x, approximate="none"):
+    """dx = dout * gelu'(x) by the Numba kernel."""
+    xf = np.ascontiguousarray(x).reshape(-1)
+    gf = np.ascontiguousarray(dout, dtype=x.dtype).reshape(-1)
+    dx = np.empty_like(xf)
+    _gelu_backward(dx, gf, xf, approximate == "tanh")
+    return dx.reshape(x.shape)

@@ -1,0 +1,237 @@
+"""The Tensor: a NumPy array, a gradient, and the op that made it.
+
+This file holds what a tensor *is* (attributes, conversion, the autograd entry
+points). What a tensor can *do* (math, reductions, indexing, operators) lives
+in tinylm/ops/, whose __init__ attaches those functions as methods in one
+table, so `t.exp()` is `tinylm.ops.exp(t)`.
+"""
+import numpy as np
+
+from . import autograd
+from . import dtypes
+from .device import CPU, check_device
+from .device import device as Device
+
+
+class Tensor:
+    # Makes `np_array + tensor` call Tensor.__radd__ instead of NumPy's loop.
+    __array_priority__ = 1000
+    __hash__ = object.__hash__  # tensors are dict keys by identity, as in PyTorch
+
+    def __init__(self, data, requires_grad=False, _grad_fn=None):
+        if not isinstance(data, np.ndarray):
+            data = np.asarray(data)
+        self.data = data  # the NumPy array (unlike PyTorch, where .data is a Tensor)
+        self.grad = None
+        self.grad_fn = _grad_fn
+        self._requires_grad = _grad_fn is not None  # an op's output in a graph
+        self._hooks = {}
+        self._retains_grad = False
+        if requires_grad and _grad_fn is None:
+            self.requires_grad = True  # checks the dtype
+
+    # ---- attributes ------------------------------------------------------
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def device(self):
+        return CPU
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    @property
+    def requires_grad(self):
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        if self.grad_fn is not None:
+            raise RuntimeError("you can only change requires_grad flags of leaf tensors; "
+                               "use .detach() to get a leaf from this one")
+        if flag and not dtypes.is_floating(self.dtype):
+            raise RuntimeError(f"only tensors of floating point dtype can require gradients, "
+                               f"got {self.dtype}")
+        self._requires_grad = bool(flag)
+
+    def size(self, dim=None):
+        return self.shape if dim is None else self.shape[_dim(dim, self.ndim)]
+
+    def dim(self):
+        return self.ndim
+
+    def numel(self):
+        return int(self.data.size)
+
+    def is_floating_point(self):
+        return dtypes.is_floating(self.dtype)
+
+    def element_size(self):
+        return self.data.itemsize
+
+    # ---- conversion --------------------------------------------------------
+    def numpy(self):
+        if self.requires_grad:
+            raise RuntimeError("Can't call numpy() on a tensor that requires grad. "
+                               "Use tensor.detach().numpy() instead.")
+        return self.data
+
+    def __array__(self, dtype=None, copy=None):
+        arr = self.numpy()
+        if dtype is not None and arr.dtype != dtype:
+            return arr.astype(dtype)
+        return arr.copy() if copy else arr
+
+    def item(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"a Tensor with {self.data.size} elements cannot be converted to a Python scalar")
+        return self.data.reshape(()).item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if not np.issubdtype(self.dtype, np.integer) or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with {self.data.size} elements is ambiguous")
+        return bool(self.item())
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
+
+    def to(self, *args, dtype=None, device=None, copy=False):
+        """t.to(dtype), t.to('cpu'), t.to(other_tensor), t.to('cpu', tl.float64)."""
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype, device = a.dtype, a.device
+            elif isinstance(a, (str, Device)):
+                device = a
+            else:
+                dtype = a
+        check_device(device)
+        dtype = dtypes.to_dtype(dtype)
+        if dtype is None or dtype == self.dtype:
+            return self.clone() if copy else self
+        from .ops.pointwise import Cast
+        if dtypes.is_floating(dtype) and self.requires_grad:
+            return Cast.apply(self, dtype=dtype)
+        return Tensor(self.data.astype(dtype))
+
+    def float(self):
+        return self.to(dtypes.float32)
+
+    def double(self):
+        return self.to(dtypes.float64)
+
+    def half(self):
+        return self.to(dtypes.float16)
+
+    def long(self):
+        return self.to(dtypes.int64)
+
+    def int(self):
+        return self.to(dtypes.int32)
+
+    def bool(self):
+        return self.to(dtypes.bool)
+
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+    def cpu(self):
+        return self
+
+    def cuda(self, device=None):
+        check_device("cuda" if device is None else device)
+
+    # ---- autograd ----------------------------------------------------------
+    def detach(self):
+        """A new leaf sharing this tensor's data, cut from the graph."""
+        return Tensor(self.data)
+
+    def requires_grad_(self, requires_grad=True):
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self):
+        """Keep .grad on this non-leaf after backward (leaves always keep it)."""
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on a tensor that has requires_grad=False")
+        if self.grad_fn is not None:
+            self._retains_grad = True
+
+    def register_hook(self, hook):
+        """hook(grad) runs when this tensor's gradient is computed; returning
+        a tensor replaces the gradient. Returns a handle with .remove()."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        handle = autograd.RemovableHandle(self._hooks)
+        self._hooks[handle.id] = hook
+        return handle
+
+    def backward(self, gradient=None, retain_graph=False):
+        if not self.requires_grad:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(f"grad can be implicitly created only for scalar outputs; "
+                                   f"this tensor has shape {self.shape}: pass backward(gradient=...)")
+            grad = np.ones(self.shape, dtype=self.dtype)
+        else:
+            grad = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient)
+            if grad.shape != self.shape:
+                raise RuntimeError(f"backward: gradient has shape {grad.shape} but the tensor "
+                                   f"has shape {self.shape}")
+            grad = grad.astype(self.dtype, copy=False)
+        autograd.backward(self, grad, retain_graph=retain_graph)
+
+    # ---- printing ----------------------------------------------------------
+    def __repr__(self):
+        body = np.array2string(self.data, precision=4, separator=", ", prefix="tensor(", floatmode="fixed",
+                               threshold=1000, edgeitems=3)
+        extras = []
+        if self.dtype not in (dtypes.get_default_dtype(), dtypes.int64, dtypes.bool):
+            extras.append(f"dtype=tinylm.{self.dtype}")
+        if self.data.size == 0:
+            extras.append(f"size={self.shape}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn={self.grad_fn!r}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body] + extras) + ")"
+
+
+def _dim(d, ndim):
+    """Normalise a possibly negative dim, naming the valid range when it is out."""
+    n = max(ndim, 1)
+    if not -n <= d < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {d})")
+    return d % n

@@ -1,0 +1,111 @@
+"""The functional forms of the basic layers: linear, embedding, dropout, layer_norm.
+
+linear composes matmul and add. embedding and layer_norm are fused ops with
+hand-written backward (llm.c's encoder_backward and layernorm_backward):
+    embedding:  out = W[idx];  dW[idx[i]] += dout[i]  (scatter-add; repeated
+                ids add up, the padding_idx row gets no gradient)
+    layer_norm: xhat = (x - mean) * rstd,  y = xhat * w + b, over the last dims;
+                dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+"""
+import numpy as np
+
+from ... import random as _random
+from ..._tensor import Tensor
+from ...autograd import Function
+from ...ops import matmul
+
+
+def linear(input, weight, bias=None):
+    """y = input @ weight.T + bias; input (*, in), weight (out, in), bias (out,)."""
+    if weight.ndim != 2:
+        raise RuntimeError(f"linear: weight must be 2-D (out_features, in_features), got shape {weight.shape}")
+    if input.ndim == 0 or input.shape[-1] != weight.shape[1]:
+        raise RuntimeError(f"linear: input of shape {input.shape} has {input.shape[-1] if input.ndim else 0} "
+                           f"features but weight of shape {weight.shape} expects {weight.shape[1]}")
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise RuntimeError(f"linear: bias of shape {bias.shape} doesn't match weight of shape "
+                           f"{weight.shape}: expected ({weight.shape[0]},)")
+    out = matmul(input, weight.mT)
+    return out if bias is None else out + bias
+
+
+class Embedding(Function):
+    def forward(self, idx, weight, padding_idx):
+        self.save_for_backward(idx)
+        self.num, self.padding_idx = weight.shape[0], padding_idx
+        return weight[idx]
+
+    def backward(self, g):
+        idx = self.saved[0]
+        dW = np.zeros((self.num, g.shape[-1]), dtype=g.dtype)
+        np.add.at(dW, idx.reshape(-1), g.reshape(-1, g.shape[-1]))
+        if self.padding_idx is not None:
+            dW[self.padding_idx] = 0
+        return None, dW
+
+
+def embedding(input, weight, padding_idx=None):
+    """Rows of `weight` (num_embeddings, dim) picked by integer `input` of any shape."""
+    idx = input.data if isinstance(input, Tensor) else np.asarray(input)
+    if not np.issubdtype(idx.dtype, np.integer):
+        raise TypeError(f"embedding: indices must be an integer tensor, got {idx.dtype}")
+    if weight.ndim != 2:
+        raise RuntimeError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got {weight.shape}")
+    num = weight.shape[0]
+    if idx.size and (idx.min() < 0 or idx.max() >= num):
+        bad = idx.min() if idx.min() < 0 else idx.max()
+        raise IndexError(f"embedding: index {bad} is out of range for a table of {num} rows")
+    if padding_idx is not None:
+        if not -num <= padding_idx < num:
+            raise ValueError(f"embedding: padding_idx {padding_idx} must be within [{-num}, {num})")
+        padding_idx %= num
+    return Embedding.apply(Tensor(idx), weight, padding_idx=padding_idx)
+
+
+def dropout(input, p=0.5, training=True):
+    """Zero each element with probability p and scale the rest by 1/(1-p),
+    drawing the mask from the global generator (tl.manual_seed)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    keep = _random.generator().random(input.shape) >= p
+    return input * Tensor((keep / (1.0 - p)).astype(input.dtype))
+
+
+class LayerNorm(Function):
+    def forward(self, x, w, b, axes, eps):
+        mean = x.mean(axis=axes, keepdims=True)
+        var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)  # biased, as PyTorch
+        rstd = 1.0 / np.sqrt(var + eps)
+        xhat = (x - mean) * rstd
+        self.axes = axes
+        self.save_for_backward(xhat, rstd, w)
+        y = xhat if w is None else xhat * w
+        return (y if b is None else y + b).astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        xhat, rstd, w = self.saved
+        lead = tuple(range(g.ndim - len(self.axes)))
+        dw = (g * xhat).sum(axis=lead) if w is not None else None
+        db = g.sum(axis=lead) if self.needs_input_grad[2] else None
+        dxhat = g if w is None else g * w
+        dx = rstd * (dxhat - dxhat.mean(axis=self.axes, keepdims=True)
+                     - xhat * (dxhat * xhat).mean(axis=self.axes, keepdims=True))
+        return dx, dw, db
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise over the last len(normalized_shape) dims, then scale and shift."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(shape)
+    if input.ndim < k or tuple(input.shape[input.ndim - k:]) != shape:
+        raise RuntimeError(f"layer_norm: normalized_shape {list(shape)} doesn't match the last "
+                           f"dims of input of shape {input.shape}")
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and p.shape != shape:
+            raise RuntimeError(f"layer_norm: {name} of shape {p.shape} must have shape {shape}")
+    axes = tuple(range(input.ndim - k, input.ndim))
+    return LayerNorm.apply(input, weight, bias, axes=axes, eps=eps)
