@@ -127,9 +127,9 @@ def _soft_cross_entropy(input, target, weight, reduction, smoothing):
     if smoothing:
         target = target * (1 - smoothing) + smoothing / C
     logp = log_softmax(input, class_dim)
-    per = logp * target.detach()
+    per = logp * target
     if weight is not None:
-        per = per * weight.detach().reshape((C,) + (1,) * (input.ndim - class_dim - 1))
+        per = per * weight.reshape((C,) + (1,) * (input.ndim - class_dim - 1))
     loss = -per.sum(class_dim)
     if reduction == "none":
         return loss
