@@ -86,18 +86,35 @@ def _scalar_category(x):
     return 1 if isinstance(x, builtins.int) else 2
 
 
+def _tier(x):
+    # PyTorch ranks operands: dimensioned tensors > 0-d tensors > Python scalars
+    if isinstance(x, np.ndarray):
+        return 2 if x.ndim else 1
+    return 0
+
+
+def _dtype_of(x, category):
+    if isinstance(x, np.ndarray):
+        return x.dtype
+    if isinstance(x, np.generic):
+        return x.dtype
+    return {0: bool, 1: int64, 2: _default_float}[category]
+
+
 def result_type(a, b):
     """Dtype of a binary op; each side is a NumPy array or a Python scalar.
 
-    Arrays win over scalars of the same or a lower category; a scalar of a
-    higher category lifts the result to that category's default dtype."""
-    a_arr, b_arr = isinstance(a, np.ndarray), isinstance(b, np.ndarray)
-    if a_arr and b_arr:
-        return np.promote_types(a.dtype, b.dtype)
-    if not a_arr and not b_arr:
-        return result_type(np.asarray(a, dtype=infer_dtype(a)), b)
-    arr, scalar = (a, b) if a_arr else (b, a)
-    cat = _scalar_category(scalar)
-    if cat <= _category(arr.dtype):
-        return arr.dtype
-    return _default_float if cat == 2 else int64
+    Categories first (bool < integer < floating): the higher category wins,
+    and within a category the higher-ranked operand (dimensioned tensor, then
+    0-d tensor, then scalar) decides; equal ranks promote by size. So
+    float32 + int64 is float32, float32 * 2.5 is float32, int64 * 2.5 is
+    float32 (the default float), float32 + float64 is float64, and a float32
+    matrix plus a float64 0-d tensor stays float32."""
+    ca = _category(a.dtype) if hasattr(a, "dtype") else _scalar_category(a)
+    cb = _category(b.dtype) if hasattr(b, "dtype") else _scalar_category(b)
+    ta, tb = _tier(a), _tier(b)
+    if ca != cb:
+        return _dtype_of(a, ca) if ca > cb else _dtype_of(b, cb)
+    if ta == tb:
+        return np.promote_types(_dtype_of(a, ca), _dtype_of(b, cb))
+    return _dtype_of(a if ta > tb else b, ca)
