@@ -35,9 +35,8 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
         data = data.data
     elif isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in data):
         data = [d.data if isinstance(d, Tensor) else d for d in data]
-    dtype = dtypes.to_dtype(dtype) or dtypes.infer_dtype(data)
     try:
-        array = np.array(data, dtype=dtype)
+        array = np.array(data, dtype=dtypes.to_dtype(dtype) or dtypes.infer_dtype(data))
     except ValueError as e:
         raise ValueError(f"tensor(): cannot build a tensor from this data: {e}") from None
     if array.dtype == object:
