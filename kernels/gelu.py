@@ -1,10 +1,11 @@
 """GELU, exact (erf) and tanh-approximated, forward and backward.
 
 Shapes: any; kernels see the flattened arrays. Must match gelu_reference:
-    exact: y = x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)),  y' = Phi(x) + x phi(x)
+    exact: y = x Phi(x),  Phi(x) = 0.5 erfc(-x / sqrt 2),  y' = Phi(x) + x phi(x)
     tanh:  y = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3)
-as torch.nn.functional.gelu(approximate='none' | 'tanh'). NumPy has no erf,
-so the reference maps math.erf over the elements (slow, exact).
+as torch.nn.functional.gelu(approximate='none' | 'tanh'). Phi is written with erfc,
+not 1 + erf, so that it keeps its relative accuracy far into the negative
+tail. NumPy has no erfc: the reference maps math.erfc over the elements.
 Math runs in float64 and is stored in the output's dtype.
 """
 import math
@@ -18,7 +19,11 @@ SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 K = 0.044715
 
-_erf = np.frompyfunc(math.erf, 1, 1)
+_erfc = np.frompyfunc(math.erfc, 1, 1)
+
+
+def _phi_reference(x64):
+    return 0.5 * np.asarray(_erfc(-x64 * SQRT_HALF), dtype=np.float64)
 
 
 def gelu_reference(x, approximate="none"):
@@ -26,7 +31,7 @@ def gelu_reference(x, approximate="none"):
     if approximate == "tanh":
         y = 0.5 * x64 * (1.0 + np.tanh(SQRT_2_OVER_PI * (x64 + K * x64 ** 3)))
     else:
-        y = 0.5 * x64 * (1.0 + _erf(x64 * SQRT_HALF).astype(np.float64))
+        y = x64 * _phi_reference(x64)
     return y.astype(x.dtype)
 
 
@@ -37,8 +42,7 @@ def gelu_backward_reference(dout, x, approximate="none"):
         du = SQRT_2_OVER_PI * (1.0 + 3.0 * K * x64 ** 2)
         d = 0.5 * (1.0 + t) + 0.5 * x64 * (1.0 - t * t) * du
     else:
-        cdf = 0.5 * (1.0 + _erf(x64 * SQRT_HALF).astype(np.float64))
-        d = cdf + x64 * INV_SQRT_2PI * np.exp(-0.5 * x64 * x64)
+        d = _phi_reference(x64) + x64 * INV_SQRT_2PI * np.exp(-0.5 * x64 * x64)
     return (dout * d).astype(x.dtype)
 
 
@@ -49,7 +53,7 @@ def _gelu_forward(out, x, tanh_approx):
         if tanh_approx:
             out[i] = 0.5 * v * (1.0 + math.tanh(SQRT_2_OVER_PI * (v + K * v * v * v)))
         else:
-            out[i] = 0.5 * v * (1.0 + math.erf(v * SQRT_HALF))
+            out[i] = v * 0.5 * math.erfc(-v * SQRT_HALF)
 
 
 @precise_cpu_kernel
@@ -60,7 +64,7 @@ def _gelu_backward(dx, dout, x, tanh_approx):
             t = math.tanh(SQRT_2_OVER_PI * (v + K * v * v * v))
             d = 0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * K * v * v)
         else:
-            d = 0.5 * (1.0 + math.erf(v * SQRT_HALF)) + v * INV_SQRT_2PI * math.exp(-0.5 * v * v)
+            d = 0.5 * math.erfc(-v * SQRT_HALF) + v * INV_SQRT_2PI * math.exp(-0.5 * v * v)
         dx[i] = dout[i] * d
 
 
