@@ -318,5 +318,7 @@ CASES = [
          lambda x, diagonal: np.tril(x, diagonal)),
     Case("triu", one_tensor_and(_tri, min_dims=2), lambda x, diagonal: x.triu(diagonal),
          lambda x, diagonal: np.triu(x, diagonal)),
+    Case("contiguous", unary(min_dims=2), lambda x: x.T.contiguous(), lambda x: np.ascontiguousarray(x.T)),
+    Case("clone", unary(), lambda x: x.clone() * 1, lambda x: x.copy()),
     Case("getitem", index_inputs(), lambda x, key: x[_tensor_key(key)], lambda x, key: x[key]),
 ]
