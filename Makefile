@@ -3,7 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 # Numba's compile cache lives inside the checkout so a second run loads, not compiles.
-export NUMBA_CACHE_DIR := $(CURDIR)/.numba_cache
+# Numba only notices edits to a kernel's own file, so the folder is keyed on
+# the kernels' sources: editing a shared helper starts a fresh cache.
+KERNELS_HASH := $(shell cat kernels/*.py kernels/cuda/*.py 2>/dev/null | cksum | cut -d' ' -f1)
+export NUMBA_CACHE_DIR := $(CURDIR)/.numba_cache/$(KERNELS_HASH)
 
 .PHONY: setup test clean
 
@@ -17,6 +20,8 @@ setup: $(VENV)/.installed
 
 test: setup
 	$(PY) -m pytest tests
+	# the CUDA kernels, under Numba's CUDA simulator, in a process of their own
+	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest tests/test_kernels.py
 
 clean:
 	rm -rf $(VENV) .numba_cache .hypothesis .pytest_cache *.egg-info

@@ -13,6 +13,8 @@ import math
 import numpy as np
 
 from .jit import precise_cpu_kernel
+from .registry import Kernel, register
+from .validate import as_float, lazy_cuda
 
 SQRT_HALF = math.sqrt(0.5)
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -68,9 +70,15 @@ def _gelu_backward(dx, dout, x, tanh_approx):
         dx[i] = dout[i] * d
 
 
+def _check_mode(name, approximate):
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"{name}: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
 def gelu_forward(x, approximate="none"):
     """y = gelu(x) by the Numba kernel; x any shape, float32 or float64."""
-    xf = np.ascontiguousarray(x).reshape(-1)
+    _check_mode("gelu_forward", approximate)
+    xf = as_float("gelu_forward", x).reshape(-1)
     out = np.empty_like(xf)
     _gelu_forward(out, xf, approximate == "tanh")
     return out.reshape(x.shape)
@@ -78,8 +86,26 @@ def gelu_forward(x, approximate="none"):
 
 def gelu_backward(dout, x, approximate="none"):
     """dx = dout * gelu'(x) by the Numba kernel."""
-    xf = np.ascontiguousarray(x).reshape(-1)
-    gf = np.ascontiguousarray(dout, dtype=x.dtype).reshape(-1)
+    _check_mode("gelu_backward", approximate)
+    xf = as_float("gelu_backward", x).reshape(-1)
+    gf = as_float("gelu_backward", dout, "dout").astype(x.dtype, copy=False).reshape(-1)
+    if gf.shape != xf.shape:
+        raise ValueError(f"gelu_backward: dout {dout.shape} and x {x.shape} differ in shape")
     dx = np.empty_like(xf)
     _gelu_backward(dx, gf, xf, approximate == "tanh")
     return dx.reshape(x.shape)
+
+
+def _example_forward(rng, dtype, N, approximate="none"):
+    return (rng.standard_normal(N) * 3).astype(dtype), approximate
+
+
+def _example_backward(rng, dtype, N, approximate="none"):
+    return rng.standard_normal(N).astype(dtype), (rng.standard_normal(N) * 3).astype(dtype), approximate
+
+
+_SIZES, _SIM, _BENCH = {"N": (0, 300)}, {"N": (1, 12)}, {"N": 32 * 64 * 512}
+register(Kernel("gelu_forward", gelu_reference, gelu_forward, lazy_cuda("gelu", "gelu_forward"),
+                _example_forward, _SIZES, _SIM, _BENCH))
+register(Kernel("gelu_backward", gelu_backward_reference, gelu_backward, lazy_cuda("gelu", "gelu_backward"),
+                _example_backward, _SIZES, _SIM, _BENCH))
