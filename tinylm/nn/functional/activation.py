@@ -3,17 +3,18 @@
 softmax and log_softmax are fused ops with hand-written backward:
     y = softmax(x):     dx = y * (dy - sum(dy * y))
     y = log_softmax(x): dx = dy - exp(y) * sum(dy)
-both computed stably from x - max(x). GELU runs as a Numba kernel (NumPy
-has no erf); its NumPy reference sits beside it in kernels/gelu.py.
+both computed stably from x - max(x). The work is done by the kernels
+(kernels/softmax.py, kernels/gelu.py) for the device holding the data; each
+sits beside its NumPy reference. The kernels work over the last axis, so
+another dim is moved last and back.
 """
 import warnings
 
 import numpy as np
 
-from kernels import gelu as gelu_kernels
-
 from ..._tensor import _dim
 from ...autograd import Function
+from ...backend import kernels_for
 from ...ops import relu, sigmoid, tanh  # noqa: F401  (re-exported as F.relu, ...)
 
 
@@ -21,10 +22,11 @@ class GELU(Function):
     def forward(self, x, approximate):
         self.approximate = approximate
         self.save_for_backward(x)
-        return gelu_kernels.gelu_forward(x, approximate)
+        return kernels_for(x).gelu_forward(x, approximate)
 
     def backward(self, g):
-        return gelu_kernels.gelu_backward(g, self.saved[0], self.approximate)
+        x = self.saved[0]
+        return kernels_for(x).gelu_backward(g, x, self.approximate)
 
 
 def gelu(input, approximate="none"):
@@ -41,13 +43,36 @@ def _shift(x, axis):
     return x - np.where(np.isneginf(m), 0, m).astype(x.dtype)
 
 
+def _along(kernel, axis, *arrays):
+    """Run a last-axis row kernel along `axis`: move that axis last and back
+    (a 0-d tensor is one row of one element)."""
+    shape = arrays[0].shape
+    if not shape:
+        return kernel(*(a.reshape(1) for a in arrays)).reshape(shape)
+    if axis == len(shape) - 1:
+        return kernel(*arrays)
+    return np.moveaxis(kernel(*(np.moveaxis(a, axis, -1) for a in arrays)), -1, axis)
+
+
 class Softmax(Function):
-    def forward(self, x, axis, safe=False):
+    def forward(self, x, axis):
+        self.axis = axis
+        y = _along(kernels_for(x).softmax_forward, axis, x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, g):
+        y = self.saved[0]
+        return _along(kernels_for(y).softmax_backward, self.axis, g, y)
+
+
+class SafeSoftmax(Function):
+    """softmax whose all -inf rows give 0 (and gradient 0), as attention needs."""
+
+    def forward(self, x, axis):
         e = np.exp(_shift(x, axis))
         s = e.sum(axis=axis, keepdims=True)
-        if safe:  # rows that are all -inf give 0 instead of NaN (attention)
-            s = np.where(s == 0, 1, s).astype(x.dtype)
-        y = e / s
+        y = e / np.where(s == 0, 1, s).astype(x.dtype)
         self.axis = axis
         self.save_for_backward(y)
         return y
@@ -59,15 +84,14 @@ class Softmax(Function):
 
 class LogSoftmax(Function):
     def forward(self, x, axis):
-        z = _shift(x, axis)
-        y = z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
         self.axis = axis
+        y = _along(kernels_for(x).log_softmax_forward, axis, x)
         self.save_for_backward(y)
         return y
 
     def backward(self, g):
         y = self.saved[0]
-        return g - np.exp(y) * g.sum(axis=self.axis, keepdims=True)
+        return _along(kernels_for(y).log_softmax_backward, self.axis, g, y)
 
 
 def _softmax_dim(x, dim, name):
@@ -88,15 +112,15 @@ def _floating_input(x, dtype, name):
 
 def softmax(input, dim=None, dtype=None):
     x = _floating_input(input, dtype, "softmax")
-    return Softmax.apply(x, axis=_softmax_dim(x, dim, "softmax") if x.ndim else None)
+    return Softmax.apply(x, axis=_softmax_dim(x, dim, "softmax"))
 
 
 def log_softmax(input, dim=None, dtype=None):
     x = _floating_input(input, dtype, "log_softmax")
-    return LogSoftmax.apply(x, axis=_softmax_dim(x, dim, "log_softmax") if x.ndim else None)
+    return LogSoftmax.apply(x, axis=_softmax_dim(x, dim, "log_softmax"))
 
 
 def safe_softmax(input, dim):
     """softmax whose all -inf rows give zeros, as PyTorch's attention uses."""
-    return Softmax.apply(input, axis=_dim(dim, input.ndim), safe=True)
+    return SafeSoftmax.apply(input, axis=_dim(dim, input.ndim))
 
