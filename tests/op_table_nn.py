@@ -101,10 +101,10 @@ def attention_inputs(d):
     batch = (B,) if d(st.booleans()) else (B, d(st.integers(1, 2)))
     q, k, v = (values(rng, batch + s) for s in ((L, E), (S, E), (S, Ev)))
     kw = {"scale": d(st.none() | st.floats(0.1, 2))}
-    mask = d(st.sampled_from(["none", "causal", "bool", "float"]))
-    if mask == "causal":
+    mask = d(st.sampled_from(["none", "causal", "bool", "float", "causal+bool"]))
+    if mask.startswith("causal"):
         kw["is_causal"] = True
-    elif mask == "bool":
+    if mask.endswith("bool"):
         kw["attn_mask"] = rng.random((L, S)) > 0.3  # some rows may be fully masked
     elif mask == "float":
         kw["attn_mask"] = values(rng, (L, S))

@@ -51,8 +51,10 @@ def test_bad_input_is_named(call, error, pattern):
     (lambda: F.scaled_dot_product_attention(tl.ones(2, 3, 4), tl.ones(2, 5, 8), tl.ones(2, 5, 4)),
      RuntimeError, "same last dim"),
     (lambda: F.scaled_dot_product_attention(tl.ones(1, 3, 4), tl.ones(1, 3, 4), tl.ones(1, 3, 4),
-                                            attn_mask=tl.ones(3, 3, dtype=tl.bool), is_causal=True),
-     RuntimeError, "is_causal"),
+                                            attn_mask=tl.ones(3, 3, dtype=tl.long)), TypeError, "bool or float"),
+    (lambda: F.cross_entropy(tl.ones(2, 3), tl.tensor([True, False])), TypeError, "integer"),
+    (lambda: F.cross_entropy(tl.ones(2, 3), tl.tensor([0, 1]), weight=tl.ones(3, requires_grad=True)),
+     RuntimeError, "not differentiable with respect to weight"),
 ])
 def test_functional_bad_input_is_named(call, error, pattern):
     with pytest.raises(error, match=pattern):

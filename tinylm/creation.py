@@ -135,10 +135,12 @@ def rand_like(t, dtype=None):
     return rand(t.shape, dtype=_like(t, dtype))
 
 
-def randint(low, high=None, size=None, dtype=None, device=None):
+def randint(low=0, high=None, size=None, dtype=None, device=None):
     """randint(high, size) or randint(low, high, size): ints in [low, high)."""
-    if size is None:  # randint(high, size)
-        low, high, size = 0, low, high
+    if size is None and high is not None and not isinstance(high, (int, np.integer)):
+        low, high, size = 0, low, high  # randint(high, size)
+    if high is None:
+        raise TypeError("randint: missing the high argument")
     if size is None:
         raise TypeError("randint: missing the size argument")
     if high <= low:

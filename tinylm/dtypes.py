@@ -42,12 +42,12 @@ def is_floating(dtype):
 
 
 def to_dtype(dtype):
-    """Accept tl/NumPy dtypes, Python types (float means the default float)
-    and names ('float32', 'int64')."""
+    """Accept tl/NumPy dtypes, Python types (float is float64 and int int64,
+    as in PyTorch) and names ('float32', 'int64')."""
     if dtype is None:
         return None
     if dtype is builtins.float:
-        return _default_float
+        return float64
     if dtype is builtins.int:
         return int64
     try:

@@ -9,7 +9,7 @@ from .._tensor import Tensor
 from .index import getitem, setitem
 from .inplace import add_, clamp_, copy_, div_, fill_, mul_, normal_, sub_, uniform_, zero_
 from .matmul import matmul
-from .pointwise import (abs, add, clamp, clip, clone, contiguous, cos, div, eq, exp, ge, gt, le,
+from .pointwise import (abs, add, all, any, clamp, clip, clone, contiguous, cos, div, eq, exp, ge, gt, le,
                         log, logical_and, logical_not, logical_or, lt, masked_fill, maximum,
                         minimum, mul, ne, neg, pow, relu, sigmoid, sin, sqrt, sub, tanh, where)
 from .reduce import (amax, amin, argmax, argmin, logsumexp, max, mean, min, std, sum, var)
@@ -53,7 +53,7 @@ _METHODS = {
     "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "tanh": tanh, "sigmoid": sigmoid,
     "relu": relu, "sin": sin, "cos": cos, "clamp": clamp, "clip": clip, "maximum": maximum,
     "minimum": minimum, "masked_fill": masked_fill, "clone": clone, "contiguous": contiguous,
-    "eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge, "logical_not": logical_not,
+    "all": all, "any": any, "eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge, "logical_not": logical_not,
     # reductions
     "sum": sum, "mean": mean, "var": var, "std": std, "max": max, "min": min, "amax": amax,
     "amin": amin, "argmax": argmax, "argmin": argmin, "logsumexp": logsumexp,

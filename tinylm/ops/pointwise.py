@@ -378,6 +378,8 @@ def contiguous(x):
 
 def _compare(ufunc):
     def op(a, b):
+        if b is None:  # t == None is a Python identity question, as in PyTorch
+            return ufunc is np.not_equal
         a_, b_ = _raw(a), _raw(b)
         try:
             return Tensor(ufunc(a_, b_))
@@ -390,6 +392,16 @@ def _compare(ufunc):
 
 eq, ne, lt, le, gt, ge = map(_compare, (np.equal, np.not_equal, np.less, np.less_equal,
                                         np.greater, np.greater_equal))
+
+
+def all(x, dim=None, keepdim=False):
+    from .reduce import dims
+    return Tensor(np.all(_raw(x), axis=dims(dim, x.ndim), keepdims=keepdim))
+
+
+def any(x, dim=None, keepdim=False):
+    from .reduce import dims
+    return Tensor(np.any(_raw(x), axis=dims(dim, x.ndim), keepdims=keepdim))
 
 
 def logical_not(x):

@@ -3,7 +3,8 @@
     q (..., L, E), k (..., S, E), v (..., S, Ev)  ->  out (..., L, Ev)
     scores = q @ k^T * scale        (scale = 1/sqrt(E) by default)
     attn_mask: bool (True = may attend) or float (added to the scores);
-    is_causal: query i sees keys 0..i (top-left aligned, tril of ones(L, S))
+    is_causal: query i sees keys 0..i (top-left aligned, tril of ones(L, S));
+    given together with attn_mask, both apply (as PyTorch 2.13 does)
     out = dropout(softmax(scores)) @ v
 
 Like PyTorch, a query row whose keys are all masked out gives zeros, not NaN.
@@ -31,9 +32,6 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if k.shape[-2] != v.shape[-2]:
         raise RuntimeError(f"scaled_dot_product_attention: key {k.shape} and value {v.shape} "
                            f"must have the same sequence length: {k.shape[-2]} != {v.shape[-2]}")
-    if is_causal and attn_mask is not None:
-        raise RuntimeError("scaled_dot_product_attention: explicit attn_mask should not be set "
-                           "when is_causal=True")
     if enable_gqa and q.ndim >= 3 and q.shape[-3] != k.shape[-3]:
         # grouped-query attention: each key/value head serves several query heads
         group = q.shape[-3] // k.shape[-3]
@@ -51,6 +49,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         except ValueError:
             raise RuntimeError(f"scaled_dot_product_attention: attn_mask of shape {mask.shape} "
                                f"does not broadcast to the scores' shape {scores.shape}") from None
+        if mask.dtype != np.bool_ and not mask.is_floating_point():
+            raise TypeError(f"scaled_dot_product_attention: attn_mask must be bool or float, "
+                            f"got {mask.dtype}")
         if mask.dtype == np.bool_:
             scores = ops.where(~mask, float("-inf"), scores)
         else:

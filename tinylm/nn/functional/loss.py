@@ -32,6 +32,9 @@ def _check_targets(name, input, target, ignore_index):
     if target.shape != want:
         raise RuntimeError(f"{name}: expected target of shape {want} for input of shape "
                            f"{input.shape}, got {target.shape}")
+    if target.dtype == np.bool_ or not np.issubdtype(target.dtype, np.integer):
+        raise TypeError(f"{name}: class-index targets must be an integer tensor (int64), "
+                        f"got {target.dtype}")
     t = target.data.reshape(-1)
     bad = (t != ignore_index) & ((t < 0) | (t >= C))
     if bad.any():
@@ -71,7 +74,8 @@ class ClassLoss(Function):
     def backward(self, g):
         logp, wt, tc, kept, w = self.saved
         M, C = logp.shape
-        s = (g.reshape(-1) if self.reduction == "none" else np.full(M, g / self.scale)).astype(logp.dtype)
+        s = g.reshape(-1) if self.reduction == "none" else np.full(M, g / self.scale)
+        s = np.where(kept, s, 0).astype(logp.dtype)  # ignored rows (even all of them) get 0
         q = np.zeros_like(logp)  # d loss / d logp
         q[np.arange(M), tc] = -(1 - self.smoothing) * wt * s
         if self.smoothing:
@@ -89,6 +93,9 @@ def _class_loss(name, input, target, weight, ignore_index, reduction, smoothing,
     t, C = _check_targets(name, input, target, ignore_index)
     if weight is not None and weight.shape != (C,):
         raise RuntimeError(f"{name}: weight must have shape ({C},), got {weight.shape}")
+    if weight is not None and weight.requires_grad:
+        raise RuntimeError(f"{name} is not differentiable with respect to weight: "
+                           "pass weight.detach()")
     x = input.reshape(1, C) if input.ndim == 1 else input.movedim(1, -1).reshape(-1, C)  # (M, C)
     out_shape = (input.shape[0],) + input.shape[2:] if input.ndim > 1 else ()
     w = None if weight is None else weight.detach().data.astype(input.dtype)
