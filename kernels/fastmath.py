@@ -28,6 +28,7 @@ P0, P1, P2 = np.float32(1.9875691500e-4), np.float32(1.3981999507e-3), np.float3
 P3, P4, P5 = np.float32(4.1665795894e-2), np.float32(1.6666665459e-1), np.float32(5.0000001201e-1)
 ONE, HALF, TWO, ZERO = np.float32(1), np.float32(0.5), np.float32(2), np.float32(0)
 TANH_SMALL = np.float32(0.0625)
+INF = np.float32(np.inf)
 
 
 @intrinsic
@@ -67,19 +68,18 @@ def _exp32(x):
     k2 = k - k1
     y = y * _int32_bits_as_float32((k1 + np.int32(127)) << np.int32(23))
     y = y * _int32_bits_as_float32((k2 + np.int32(127)) << np.int32(23))
-    if x < EXP_MIN:
-        return ZERO
-    return np.float32(np.inf) if x > EXP_MAX else y
+    y = ZERO if x < EXP_MIN else y
+    return INF if x > EXP_MAX else y
 
 
-@overload(fast_exp, inline="always")
+@overload(fast_exp)
 def _fast_exp(x):
     if x == types.float32:
         return _exp32
     return lambda x: math.exp(x)
 
 
-@overload(fast_sigmoid, inline="always")
+@overload(fast_sigmoid)
 def _fast_sigmoid(x):
     if x == types.float32:
         return lambda x: ONE / (ONE + fast_exp(-x))
@@ -88,15 +88,16 @@ def _fast_sigmoid(x):
 
 def _tanh32(x):
     a = abs(x)
-    if a < TANH_SMALL:  # odd Taylor series: 1 - e^{-2a} would cancel here
-        x2 = x * x
-        return x * (ONE + x2 * (np.float32(-1 / 3) + x2 * (np.float32(2 / 15) + x2 * np.float32(-17 / 315))))
+    # near 0, 1 - e^{-2a} would cancel: use the odd Taylor series there
+    x2 = x * x
+    small = x * (ONE + x2 * (np.float32(-1 / 3) + x2 * (np.float32(2 / 15) + x2 * np.float32(-17 / 315))))
     e = fast_exp(-TWO * a)
     t = (ONE - e) / (ONE + e)
-    return t if x > ZERO else -t
+    t = t if x > ZERO else -t
+    return small if a < TANH_SMALL else t
 
 
-@overload(fast_tanh, inline="always")
+@overload(fast_tanh)
 def _fast_tanh(x):
     if x == types.float32:
         return _tanh32

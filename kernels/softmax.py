@@ -58,15 +58,21 @@ def _softmax_forward(y, x, log):
         for c in range(1, C):
             m = max(m, row[c])
         s = np.float32(0)  # unifies to float64 for float64 rows
-        for c in range(C):
-            e = fast_exp(row[c] - m)
-            out[c] = e
-            s += e
         if log:
-            shift = m + math.log(s)
+            # store z = x - m first: with fast-math reassociation allowed,
+            # (x - m) - log s written in one expression may be evaluated as
+            # x - (m + log s), which rounds away small z when m is ~1e4
             for c in range(C):
-                out[c] = row[c] - shift
+                out[c] = row[c] - m
+                s += fast_exp(out[c])
+            log_s = math.log(s)
+            for c in range(C):
+                out[c] -= log_s
         else:
+            for c in range(C):
+                e = fast_exp(row[c] - m)
+                out[c] = e
+                s += e
             inv = 1 / s
             for c in range(C):
                 out[c] *= inv

@@ -14,7 +14,8 @@ from .device import device
 from .dtypes import (bool, double, float, float16, float32, float64, get_default_dtype, half,
                      int, int8, int16, int32, int64, long, set_default_dtype, short, uint8)
 from .gradcheck import gradcheck
-from .ops import (abs, add, amax, amin, argmax, argmin, cat, chunk, clamp, clip, clone, cos, div,
+from .ops import (abs, add, all, any, logical_and, logical_not, logical_or, movedim,
+                  repeat_interleave, amax, amin, argmax, argmin, cat, chunk, clamp, clip, clone, cos, div,
                   exp, flatten, log, logsumexp, masked_fill, matmul, max, maximum, mean, min,
                   minimum, mul, neg, permute, pow, relu, reshape, sigmoid, sin, split, sqrt,
                   squeeze, stack, std, sub, sum, tanh, transpose, tril, triu, unsqueeze, var,

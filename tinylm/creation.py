@@ -12,6 +12,8 @@ from .device import check_device
 
 
 def _size(size):
+    if not size:
+        raise TypeError("missing the size argument: give sizes as f(2, 3), f((2, 3)) or f(()) for 0-d")
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     for s in size:
@@ -103,12 +105,21 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     """arange(end) or arange(start, end, step); ints give int64, floats float32."""
     if end is None:
         start, end = 0, start
+    start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
     if step == 0:
         raise RuntimeError("arange: step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError(f"arange: upper bound {end} and lower bound {start} are inconsistent "
+                           f"with the sign of step {step}")
     if dtype is None:
         is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = dtypes.int64 if is_int else dtypes.get_default_dtype()
-    return _make(np.arange(start, end, step, dtype=dtypes.to_dtype(dtype)), None, device, requires_grad)
+    if not dtypes.is_floating(dtypes.to_dtype(dtype)):  # integer dtypes count in integers
+        start, end, step = int(start), int(end), int(step)
+    # PyTorch: ceil((end - start) / step) values start + i * step, then cast
+    n = int(np.ceil((end - start) / step))
+    values = start + np.arange(max(n, 0)) * step  # int64, or float64 for float bounds
+    return _make(values.astype(dtypes.to_dtype(dtype)), None, device, requires_grad)
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
@@ -118,13 +129,13 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
 def randn(*size, dtype=None, device=None, requires_grad=False):
     """Standard normal samples from the global generator (tl.manual_seed)."""
     array = _random.generator().standard_normal(_size(size), dtype=np.float64)
-    return _make(array.astype(_floats(dtype)), None, device, requires_grad)
+    return _make(array.astype(_float_only(_floats(dtype), "randn")), None, device, requires_grad)
 
 
 def rand(*size, dtype=None, device=None, requires_grad=False):
     """Uniform samples in [0, 1) from the global generator."""
     array = _random.generator().random(_size(size), dtype=np.float64)
-    return _make(array.astype(_floats(dtype)), None, device, requires_grad)
+    return _make(array.astype(_float_only(_floats(dtype), "rand")), None, device, requires_grad)
 
 
 def randn_like(t, dtype=None):
@@ -133,6 +144,12 @@ def randn_like(t, dtype=None):
 
 def rand_like(t, dtype=None):
     return rand(t.shape, dtype=_like(t, dtype))
+
+
+def _float_only(dtype, name):
+    if not dtypes.is_floating(dtype):
+        raise TypeError(f"{name}: random floats need a floating point dtype, got {dtype}")
+    return dtype
 
 
 def randint(low=0, high=None, size=None, dtype=None, device=None):

@@ -47,9 +47,9 @@ def _forward_factory(T):
             s = buf[0]
             cuda.syncthreads()
             if log:
-                shift = m + math.log(s)
+                log_s = math.log(s)  # (x - m) - log s: exact for large m too
                 for c in range(tid, C, nt):
-                    y[n, c] = x[n, c] - shift
+                    y[n, c] = (x[n, c] - m) - log_s
             else:
                 for c in range(tid, C, nt):
                     y[n, c] = math.exp(x[n, c] - m) / s

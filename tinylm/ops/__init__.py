@@ -9,7 +9,7 @@ from .._tensor import Tensor
 from .index import getitem, setitem
 from .inplace import add_, clamp_, copy_, div_, fill_, mul_, normal_, sub_, uniform_, zero_
 from .matmul import matmul
-from .pointwise import (abs, add, all, any, clamp, clip, clone, contiguous, cos, div, eq, exp, ge, gt, le,
+from .pointwise import (abs, add, all, any, bitwise_and, bitwise_not, bitwise_or, clamp, clip, clone, contiguous, cos, div, eq, exp, ge, gt, le,
                         log, logical_and, logical_not, logical_or, lt, masked_fill, maximum,
                         minimum, mul, ne, neg, pow, relu, sigmoid, sin, sqrt, sub, tanh, where)
 from .reduce import (amax, amin, argmax, argmin, logsumexp, max, mean, min, std, sum, var)
@@ -39,6 +39,21 @@ def _permute_method(x, *dims):
     return permute(x, *dims)
 
 
+def _where_method(x, condition, other):
+    """x.where(cond, y) is where(cond, x, y), as in PyTorch."""
+    return where(condition, x, other)
+
+
+def _softmax_method(x, dim, dtype=None):
+    from ..nn.functional import softmax
+    return softmax(x, dim, dtype)
+
+
+def _log_softmax_method(x, dim, dtype=None):
+    from ..nn.functional import log_softmax
+    return log_softmax(x, dim, dtype)
+
+
 _METHODS = {
     # operators
     "__add__": add, "__radd__": add, "__sub__": sub, "__rsub__": rsub,
@@ -46,13 +61,14 @@ _METHODS = {
     "__pow__": pow, "__rpow__": rpow, "__matmul__": matmul, "__rmatmul__": rmatmul,
     "__neg__": neg, "__abs__": abs, "__getitem__": getitem, "__setitem__": setitem,
     "__eq__": eq, "__ne__": ne, "__lt__": lt, "__le__": le, "__gt__": gt, "__ge__": ge,
-    "__invert__": logical_not, "__and__": logical_and, "__or__": logical_or,
+    "__invert__": bitwise_not, "__and__": bitwise_and, "__or__": bitwise_or,
     "__iadd__": add_, "__isub__": sub_, "__imul__": mul_, "__itruediv__": div_,
     # math
     "add": add, "sub": sub, "mul": mul, "div": div, "pow": pow, "neg": neg, "matmul": matmul,
     "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "tanh": tanh, "sigmoid": sigmoid,
     "relu": relu, "sin": sin, "cos": cos, "clamp": clamp, "clip": clip, "maximum": maximum,
-    "minimum": minimum, "masked_fill": masked_fill, "clone": clone, "contiguous": contiguous,
+    "minimum": minimum, "where": _where_method, "softmax": _softmax_method,
+    "log_softmax": _log_softmax_method, "masked_fill": masked_fill, "clone": clone, "contiguous": contiguous,
     "all": all, "any": any, "eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge, "logical_not": logical_not,
     # reductions
     "sum": sum, "mean": mean, "var": var, "std": std, "max": max, "min": min, "amax": amax,

@@ -33,6 +33,9 @@ def normalize_key(key):
         if isinstance(k, (Tensor, list, np.ndarray)):
             out.append(_index_array(k))
             advanced = True
+        elif isinstance(k, slice) and k.step is not None and k.step <= 0:
+            raise ValueError(f"slice step must be positive, got {k.step} (flip with tensor.flip "
+                             "is not supported; index with a reversed integer tensor)")
         elif k is None or k is Ellipsis or isinstance(k, slice):
             out.append(k)
         elif isinstance(k, (bool, np.bool_)):

@@ -197,7 +197,7 @@ class Sigmoid(Function):
 
 class Relu(Function):
     def forward(self, x):
-        self.save_for_backward(x > 0)
+        self.save_for_backward(~(x <= 0))  # NaN passes its gradient, as in PyTorch
         return np.maximum(x, 0)  # keeps NaN, as torch.relu does
 
     def backward(self, g):
@@ -238,6 +238,38 @@ class Clamp(Function):
         return g * self.saved[0]
 
 
+def _winner_grads(g, a, b, a_loses, b_loses):
+    """Gradients of maximum/minimum as PyTorch gives them: the winner takes
+    it, a tie splits it in half, and a NaN comparison gives it to both."""
+    half = np.asarray(0.5, g.dtype)
+    tie = a == b
+    da = np.where(tie, g * half, np.where(a_loses, 0, g))
+    db = np.where(tie, g * half, np.where(b_loses, 0, g))
+    return sum_to(da.astype(g.dtype), a.shape), sum_to(db.astype(g.dtype), b.shape)
+
+
+class ClampTensor(Function):
+    """clamp with tensor bounds: x keeps the gradient where lo <= x <= hi, a
+    bound takes it where it was the one chosen."""
+
+    def forward(self, x, lo, hi):
+        below = x < lo if lo is not None else np.zeros(x.shape, bool)
+        above = x > hi if hi is not None else np.zeros(x.shape, bool)
+        self.save_for_backward(below, above)
+        self.shapes = [None if a is None else a.shape for a in (x, lo, hi)]
+        return np.clip(x, lo, hi).astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        below, above = self.saved
+        zero = np.zeros((), g.dtype)
+        out_shape = np.broadcast_shapes(*(s for s in self.shapes if s is not None))
+        g = np.broadcast_to(g, out_shape)
+        dx = sum_to(np.where(below | above, zero, g), self.shapes[0])
+        dlo = None if self.shapes[1] is None else sum_to(np.where(below & ~above, g, zero), self.shapes[1])
+        dhi = None if self.shapes[2] is None else sum_to(np.where(above, g, zero), self.shapes[2])
+        return dx, dlo, dhi
+
+
 class Maximum(Function):
     def forward(self, a, b):
         self.save_for_backward(a, b)
@@ -245,9 +277,7 @@ class Maximum(Function):
 
     def backward(self, g):
         a, b = self.saved
-        # the winner takes the gradient; a tie splits it in half, as in PyTorch
-        share = np.where(a == b, 0.5, (a > b).astype(g.dtype)).astype(g.dtype)
-        return sum_to(g * share, a.shape), sum_to(g * (1 - share), b.shape)
+        return _winner_grads(g, a, b, a < b, a > b)
 
 
 class Minimum(Function):
@@ -257,8 +287,7 @@ class Minimum(Function):
 
     def backward(self, g):
         a, b = self.saved
-        share = np.where(a == b, 0.5, (a < b).astype(g.dtype)).astype(g.dtype)
-        return sum_to(g * share, a.shape), sum_to(g * (1 - share), b.shape)
+        return _winner_grads(g, a, b, a > b, a < b)
 
 
 class Where(Function):
@@ -321,14 +350,15 @@ def relu(x):
 def clamp(x, min=None, max=None):
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
+    dtype = x.dtype
+    for bound in (min, max):
+        if bound is not None:
+            dtype = dtypes.result_type(np.empty(x.shape, dtype), _raw(bound))
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        out = x
-        if min is not None:
-            out = maximum(out, min)
-        if max is not None:
-            out = minimum(out, max)
-        return out
-    return Clamp.apply(x, lo=min, hi=max)
+        lo = None if min is None else as_operand(min, dtype)
+        hi = None if max is None else as_operand(max, dtype)
+        return ClampTensor.apply(as_operand(x, dtype), lo, hi)
+    return Clamp.apply(as_operand(x, dtype), lo=min, hi=max)
 
 
 clip = clamp
@@ -381,8 +411,9 @@ def _compare(ufunc):
         if b is None:  # t == None is a Python identity question, as in PyTorch
             return ufunc is np.not_equal
         a_, b_ = _raw(a), _raw(b)
+        dtype = dtypes.result_type(a_, b_)
         try:
-            return Tensor(ufunc(a_, b_))
+            return Tensor(ufunc(np.asarray(a_, dtype), np.asarray(b_, dtype)))
         except ValueError:
             raise ValueError(f"{ufunc.__name__}: shapes {np.shape(a_)} and {np.shape(b_)} "
                              "cannot be broadcast together") from None
@@ -406,6 +437,21 @@ def any(x, dim=None, keepdim=False):
 
 def logical_not(x):
     return Tensor(np.logical_not(_raw(x)))
+
+
+def bitwise_not(x):
+    """~x: logical not on bool tensors, two's-complement not on integers."""
+    if dtypes.is_floating(x.dtype):
+        raise TypeError(f"~ (bitwise_not) is only defined for bool and integer tensors, got {x.dtype}")
+    return Tensor(np.invert(x.data))
+
+
+def bitwise_and(a, b):
+    return Tensor(np.bitwise_and(_raw(a), _raw(b)))
+
+
+def bitwise_or(a, b):
+    return Tensor(np.bitwise_or(_raw(a), _raw(b)))
 
 
 def logical_and(a, b):

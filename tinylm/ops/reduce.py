@@ -20,8 +20,12 @@ values_indices = namedtuple("values_indices", ["values", "indices"])  # torch.re
 
 def dims(dim, ndim):
     """Normalise `dim` (int, tuple or None) to a sorted tuple of axes."""
-    if dim is None:
-        return tuple(range(ndim))
+    if dim is None or (isinstance(dim, (list, tuple)) and len(dim) == 0):
+        return tuple(range(ndim))  # PyTorch reads dim=() as every dim
+    if ndim == 0:  # a 0-d tensor takes dim 0 or -1 and has nothing to reduce
+        for d in (dim if isinstance(dim, (list, tuple)) else (dim,)):
+            _dim(d, 0)
+        return ()
     if isinstance(dim, (list, tuple)):
         axes = tuple(sorted(_dim(d, ndim) for d in dim))
         if len(set(axes)) != len(axes):
@@ -70,7 +74,8 @@ class AMax(Function):
         count = hit.sum(axis=self.axes, keepdims=True)
         if not self.keepdim:
             g = np.expand_dims(g, self.axes)
-        return hit * (g / count)
+        # a NaN maximum matches nothing (count 0): no element gets a gradient
+        return np.where(hit, g / np.maximum(count, 1), 0).astype(g.dtype)
 
 
 class MaxDim(Function):
@@ -123,8 +128,22 @@ def var(x, dim=None, unbiased=True, keepdim=False, *, correction=None):
     return sum(centred * centred, axes, keepdim) / builtins.max(0, n - correction)
 
 
+class StdFromVar(Function):
+    """sqrt for std: where the std is 0 the gradient is 0, as in PyTorch,
+    instead of 0 * inf = NaN."""
+
+    def forward(self, v):
+        y = np.sqrt(v)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, g):
+        y = self.saved[0]
+        return np.where(y == 0, 0, g / (2 * y)).astype(g.dtype)
+
+
 def std(x, dim=None, unbiased=True, keepdim=False, *, correction=None):
-    return var(x, dim, unbiased, keepdim, correction=correction).sqrt()
+    return StdFromVar.apply(var(x, dim, unbiased, keepdim, correction=correction))
 
 
 def _amax(x, dim, keepdim, largest, name):
@@ -151,9 +170,10 @@ def _max_or_min(x, dim, keepdim, largest):
     if isinstance(dim, (tuple, list)):
         raise TypeError(f"{name}(dim) takes a single int dim; use a{name}() for several")
     axis = _dim(dim, x.ndim)
-    _require_nonempty(name, x, (axis,) if x.ndim else ())
-    values, indices = MaxDim.apply(x, axis=axis if x.ndim else None, keepdim=keepdim,
-                                   largest=largest)
+    if x.ndim == 0:  # the value itself, from index 0
+        return values_indices(x * 1, Tensor(np.zeros((), np.int64)))
+    _require_nonempty(name, x, (axis,))
+    values, indices = MaxDim.apply(x, axis=axis, keepdim=keepdim, largest=largest)
     return values_indices(values, indices)
 
 

@@ -7,6 +7,7 @@ sums over the broadcast dims, cat splits it.
 """
 import numpy as np
 
+from .. import dtypes
 from .._tensor import Tensor, _dim
 from ..autograd import Function, sum_to
 
@@ -203,8 +204,8 @@ def cat(tensors, dim=0):
             raise RuntimeError(f"cat: sizes of tensors must match except in dimension {axis}: "
                                f"tensor 0 has shape {ref.shape}, tensor {i} has shape {t.shape}")
     dtype = kept[0].dtype
-    for t in kept[1:]:
-        dtype = np.promote_types(dtype, t.dtype)
+    for t in kept[1:]:  # PyTorch's category-first promotion (int64 + float32 -> float32)
+        dtype = dtypes.result_type(np.empty(1, dtype), t.data)
     return Cat.apply(*[t if t.dtype == dtype else t.to(dtype) for t in kept], axis=axis)
 
 

@@ -67,6 +67,8 @@ def dropout(input, p=0.5, training=True):
     drawing the mask from the global generator (tl.manual_seed)."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not input.is_floating_point():
+        raise TypeError(f"dropout: expected a floating point tensor, got {input.dtype}")
     if not training or p == 0.0:
         return input
     if p == 1.0:
