@@ -103,6 +103,14 @@ def where_inputs(d):
 
 
 @st.composite
+def clamp_tensor_inputs(d):
+    rng = np.random.default_rng(d(SEEDS))
+    sx, sb = d(broadcastable_pair())
+    lo = values(rng, sb) - 0.5
+    return [values(rng, sx), lo, lo + 1.0], {}
+
+
+@st.composite
 def masked_fill_inputs(d):
     rng = np.random.default_rng(d(SEEDS))
     shape = d(shapes())
@@ -248,6 +256,8 @@ CASES = [
     Case("neg", unary(), lambda x: -x, np.negative),
     Case("clamp", unary(), lambda x: tl.clamp(x, -0.5, 0.7), lambda x: np.clip(x, -0.5, 0.7)),
     Case("clamp_min", unary(), lambda x: x.clamp(min=0.3), lambda x: np.maximum(x, 0.3)),
+    Case("clamp_tensor", clamp_tensor_inputs(), lambda x, lo, hi: x.clamp(lo, hi),
+         lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi)),
     Case("add", binary(), lambda a, b: a + b, np.add),
     Case("sub", binary(), lambda a, b: a - b, np.subtract),
     Case("mul", binary(), lambda a, b: a * b, np.multiply),
