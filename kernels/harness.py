@@ -27,6 +27,8 @@ def as_tuple(out):
 def run(kernel, backend, args, launch=None):
     """Outputs of `kernel` on `backend` as host arrays (a tuple)."""
     if backend == "cpu":
+        # copies: in-place kernels (adam_step) must not change the caller's inputs
+        args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
         return tuple(np.asarray(o) for o in as_tuple(kernel.cpu(*args)))
     from numba import cuda
     dargs = [cuda.to_device(a) if isinstance(a, np.ndarray) else a for a in args]

@@ -29,8 +29,8 @@ def cpu_kernel(fn):
 
 
 def precise_cpu_kernel(fn):
-    """As cpu_kernel, but without fast-math: for kernels whose float64
-    results must match a reference to the last bits (gradchecks)."""
+    """As cpu_kernel, but without fast-math: for kernels that must match a
+    reference to the last bit (float64 gradchecks, PyTorch's Adam rounding)."""
     return numba.njit(cache=True, error_model="numpy", nogil=True)(fn)
 
 
