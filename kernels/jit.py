@@ -35,7 +35,11 @@ def precise_cpu_kernel(fn):
 
 
 def cuda_kernel(fn):
-    """Compile `fn` as a CUDA kernel on first launch (or simulate it)."""
+    """Compile `fn` as a CUDA kernel on first launch (or simulate it).
+
+    fastmath=False keeps IEEE division and inf/NaN, but NVVM still contracts
+    a * b + c into one FMA: a formula that relies on cancellation should
+    store an intermediate and read it back."""
     from numba import cuda
     return cuda.jit(fastmath=False)(fn)  # keeps IEEE inf/NaN and exact division
 

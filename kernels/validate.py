@@ -16,7 +16,7 @@ def as_float(name, a, what="x", ndim=None):
         raise TypeError(f"{name}: {what} must be float32 or float64, got {a.dtype}")
     if ndim is not None and a.ndim != ndim:
         raise ValueError(f"{name}: {what} must have {ndim} dims, got shape {a.shape}")
-    return np.ascontiguousarray(a)
+    return np.asarray(a, order="C")  # keeps 0-d arrays 0-d, unlike np.ascontiguousarray
 
 
 def as_rows(name, a, like=None, what="x"):
@@ -25,7 +25,7 @@ def as_rows(name, a, like=None, what="x"):
     a = as_float(name, a, what)
     if a.ndim == 0:
         raise ValueError(f"{name}: {what} needs at least 1 dim, got a 0-d array")
-    rows = a.reshape(-1, a.shape[-1])
+    rows = a.reshape(int(np.prod(a.shape[:-1])), a.shape[-1])  # works for C = 0 too
     if like is not None and (rows.shape != like.shape or rows.dtype != like.dtype):
         raise ValueError(f"{name}: {what} has shape {a.shape} and dtype {a.dtype}, expected "
                          f"{like.shape} rows of {like.dtype}")

@@ -31,6 +31,7 @@ def device_rows(name, a, what="x"):
         raise TypeError(f"{name}: {what} must be a CUDA device array (numba.cuda.to_device)")
     if np.dtype(a.dtype) not in NB_TYPES:
         raise TypeError(f"{name}: {what} must be float32 or float64, got {a.dtype}")
-    if a.ndim == 0:
+    shape = tuple(a.shape)  # simulated arrays refuse negative indices into .shape
+    if not shape:
         raise ValueError(f"{name}: {what} needs at least 1 dim")
-    return a.reshape(-1, a.shape[-1]) if a.ndim != 2 else a
+    return a.reshape(int(np.prod(shape[:-1])), shape[-1]) if len(shape) != 2 else a
