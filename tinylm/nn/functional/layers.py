@@ -1,7 +1,8 @@
 """The functional forms of the basic layers: linear, embedding, dropout, layer_norm.
 
-linear composes matmul and add. embedding and layer_norm are fused ops with
-hand-written backward (llm.c's encoder_backward and layernorm_backward):
+linear composes matmul and add. embedding and layer_norm are fused ops whose
+forward and backward run as kernels (kernels/embedding.py and
+kernels/layernorm.py, llm.c's encoder and layernorm passes):
     embedding:  out = W[idx];  dW[idx[i]] += dout[i]  (scatter-add; repeated
                 ids add up, the padding_idx row gets no gradient)
     layer_norm: xhat = (x - mean) * rstd,  y = xhat * w + b, over the last dims;
@@ -12,6 +13,7 @@ import numpy as np
 from ... import random as _random
 from ..._tensor import Tensor
 from ...autograd import Function
+from ...backend import kernels_for
 from ...ops import matmul
 
 
@@ -33,15 +35,12 @@ class Embedding(Function):
     def forward(self, idx, weight, padding_idx):
         self.save_for_backward(idx)
         self.num, self.padding_idx = weight.shape[0], padding_idx
-        return weight[idx]
+        return kernels_for(weight).embedding_forward(idx, weight)
 
     def backward(self, g):
         idx = self.saved[0]
-        dW = np.zeros((self.num, g.shape[-1]), dtype=g.dtype)
-        np.add.at(dW, idx.reshape(-1), g.reshape(-1, g.shape[-1]))
-        if self.padding_idx is not None:
-            dW[self.padding_idx] = 0
-        return None, dW
+        pad = -1 if self.padding_idx is None else self.padding_idx
+        return None, kernels_for(g).embedding_backward(g, idx, self.num, pad)
 
 
 def embedding(input, weight, padding_idx=None):
@@ -78,25 +77,23 @@ def dropout(input, p=0.5, training=True):
 
 
 class LayerNorm(Function):
-    def forward(self, x, w, b, axes, eps):
-        mean = x.mean(axis=axes, keepdims=True)
-        var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)  # biased, as PyTorch
-        rstd = 1.0 / np.sqrt(var + eps)
-        xhat = (x - mean) * rstd
-        self.axes = axes
-        self.save_for_backward(xhat, rstd, w)
-        y = xhat if w is None else xhat * w
-        return (y if b is None else y + b).astype(x.dtype, copy=False)
+    """Over the last k dims, seen by the kernel as rows of their product."""
+
+    def forward(self, x, w, b, k, eps):
+        C = int(np.prod(x.shape[x.ndim - k:]))
+        rows = x.reshape(-1, C)
+        flat = [None if p is None else p.reshape(C) for p in (w, b)]
+        y, mean, rstd = kernels_for(x).layernorm_forward(rows, flat[0], flat[1], eps)
+        self.save_for_backward(rows, flat[0], mean, rstd)
+        self.shapes = x.shape, None if w is None else w.shape, None if b is None else b.shape
+        return y.reshape(x.shape)
 
     def backward(self, g):
-        xhat, rstd, w = self.saved
-        lead = tuple(range(g.ndim - len(self.axes)))
-        dw = (g * xhat).sum(axis=lead) if w is not None else None
-        db = g.sum(axis=lead) if self.needs_input_grad[2] else None
-        dxhat = g if w is None else g * w
-        dx = rstd * (dxhat - dxhat.mean(axis=self.axes, keepdims=True)
-                     - xhat * (dxhat * xhat).mean(axis=self.axes, keepdims=True))
-        return dx, dw, db
+        rows, w, mean, rstd = self.saved
+        x_shape, w_shape, b_shape = self.shapes
+        dx, dw, db = kernels_for(rows).layernorm_backward(g.reshape(rows.shape), rows, w, mean, rstd)
+        return (dx.reshape(x_shape), None if w_shape is None else dw.reshape(w_shape),
+                None if b_shape is None else db.reshape(b_shape))
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -109,5 +106,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     for name, p in (("weight", weight), ("bias", bias)):
         if p is not None and p.shape != shape:
             raise RuntimeError(f"layer_norm: {name} of shape {p.shape} must have shape {shape}")
-    axes = tuple(range(input.ndim - k, input.ndim))
-    return LayerNorm.apply(input, weight, bias, axes=axes, eps=eps)
+    if not input.is_floating_point():
+        raise TypeError(f"layer_norm: expected a floating point tensor, got {input.dtype}")
+    dtype = input.dtype  # weight and bias follow the input's dtype
+    weight, bias = (p if p is None or p.dtype == dtype else p.to(dtype) for p in (weight, bias))
+    return LayerNorm.apply(input, weight, bias, k=k, eps=eps)
