@@ -121,6 +121,16 @@ def _ref_attention(q, k, v, attn_mask=None, is_causal=False, scale=None):
     return ref.attention(q, k, v, attn_mask, is_causal, scale)
 
 
+@st.composite
+def cell_inputs(d, gates):
+    rng = np.random.default_rng(d(SEEDS))
+    B, I, H = d(st.integers(1, 3)), d(st.integers(1, 4)), d(st.integers(1, 4))
+    states = 2 if gates == 4 else 1
+    return ([values(rng, (B, I))] + [values(rng, (B, H)) for _ in range(states)]
+            + [values(rng, (gates * H, I)), values(rng, (gates * H, H)),
+               values(rng, (gates * H,)), values(rng, (gates * H,))]), {}
+
+
 NN_CASES = [
     Case("F.relu", unary("nonzero"), F.relu, lambda x: np.maximum(x, 0)),
     Case("F.gelu", unary(), F.gelu, ref.gelu),
@@ -139,5 +149,7 @@ NN_CASES = [
     Case("F.cross_entropy_probs", class_loss_inputs(probs=True), _with_weight_tensor(F.cross_entropy),
          ref.soft_cross_entropy),
     Case("F.nll_loss", class_loss_inputs(logits=False), _with_weight_tensor(F.nll_loss), ref.nll_loss),
+    Case("F.lstm_cell", cell_inputs(4), lambda x, h, c, *w: F.lstm_cell(x, (h, c), *w), ref.lstm_cell),
+    Case("F.gru_cell", cell_inputs(3), F.gru_cell, ref.gru_cell),
     Case("F.scaled_dot_product_attention", attention_inputs(), _tl_attention, _ref_attention),
 ]

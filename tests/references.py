@@ -115,3 +115,20 @@ def attention(q, k, v, mask=None, is_causal=False, scale=None):
     tot = e.sum(-1, keepdims=True)
     p = np.divide(e, tot, out=np.zeros_like(e), where=tot > 0)
     return p @ v
+
+
+def lstm_cell(x, h, c, w_ih, w_hh, b_ih, b_hh):
+    """torch.nn.LSTMCell, gate order i, f, g, o."""
+    gates = x @ w_ih.T + b_ih + h @ w_hh.T + b_hh
+    i, f, g, o = np.split(gates, 4, axis=-1)
+    c_new = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
+    return sigmoid(o) * np.tanh(c_new), c_new
+
+
+def gru_cell(x, h, w_ih, w_hh, b_ih, b_hh):
+    """torch.nn.GRUCell, gate order r, z, n; r gates only the hidden part of n."""
+    ir, iz, in_ = np.split(x @ w_ih.T + b_ih, 3, axis=-1)
+    hr, hz, hn = np.split(h @ w_hh.T + b_hh, 3, axis=-1)
+    r, z = sigmoid(ir + hr), sigmoid(iz + hz)
+    n = np.tanh(in_ + r * hn)
+    return (1 - z) * n + z * h

@@ -7,9 +7,9 @@ nothing. With class weights w and label smoothing eps, each kept row i costs
 and reduction='mean' divides the total by sum_i w[t_i] over kept rows
 (the row count when w is None), so all rows ignored gives NaN, as in PyTorch.
 
-cross_entropy fuses log_softmax with that loss: one forward pass gives the
-loss, and the backward is  dlogits = q - softmax * sum(q),  where q is the
-gradient with respect to logp.
+cross_entropy fuses log_softmax with that loss in one kernel pass
+(kernels/cross_entropy.py), which also writes dlogits = q - softmax * sum(q),
+q being the gradient with respect to logp; nll_loss takes logp directly.
 """
 import warnings
 
@@ -17,7 +17,8 @@ import numpy as np
 
 from ..._tensor import Tensor
 from ...autograd import Function
-from .activation import _shift, log_softmax
+from ...backend import kernels_for
+from .activation import log_softmax
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -43,19 +44,14 @@ def _check_targets(name, input, target, ignore_index):
     return t, C
 
 
-class ClassLoss(Function):
-    """nll_loss (from_logits=False: input is log-probabilities) and
-    cross_entropy (from_logits=True), over rows (M, C) with targets (M,)."""
+class NLLLoss(Function):
+    """nll_loss over rows of log-probabilities (M, C) with targets (M,)."""
 
-    def forward(self, x, w, t, ignore_index, reduction, smoothing, from_logits, out_shape):
-        M, C = x.shape
+    def forward(self, logp, w, t, ignore_index, reduction, smoothing, out_shape):
+        M, C = logp.shape
+        x = logp
         kept = t != ignore_index
         tc = np.where(kept, t, 0)  # a safe index for ignored rows
-        if from_logits:
-            z = _shift(x, 1)
-            logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        else:
-            logp = x
         wt = np.where(kept, 1 if w is None else w[tc], 0).astype(x.dtype)  # w[t_i], 0 if ignored
         # np.where, not a product with 0: an ignored row may hold -inf log-probs
         loss = np.where(kept, -(1 - smoothing) * wt * logp[np.arange(M), tc], 0)
@@ -68,7 +64,7 @@ class ClassLoss(Function):
             scale = wt.sum() if reduction == "mean" else 1
             out = np.asarray(loss.sum() / scale)
         self.save_for_backward(logp, wt, tc, kept, w)
-        self.smoothing, self.from_logits, self.scale, self.reduction = smoothing, from_logits, scale, reduction
+        self.smoothing, self.scale, self.reduction = smoothing, scale, reduction
         return out.astype(x.dtype)
 
     def backward(self, g):
@@ -80,9 +76,24 @@ class ClassLoss(Function):
         q[np.arange(M), tc] = -(1 - self.smoothing) * wt * s
         if self.smoothing:
             q -= (self.smoothing / C) * (kept * s)[:, None] * (1 if w is None else w)
-        if self.from_logits:
-            q = q - np.exp(logp) * q.sum(axis=1, keepdims=True)
         return q, None, None
+
+
+class CrossEntropy(Function):
+    """Fused log_softmax + NLL over rows (M, C): the kernel returns the loss
+    and, in the same pass, d loss / d logits for an upstream gradient of 1;
+    backward only scales it (llm.c's fused classifier)."""
+
+    def forward(self, x, w, t, ignore_index, reduction, smoothing, out_shape):
+        loss, dlogits = kernels_for(x).cross_entropy_forward(x, t, w, ignore_index, smoothing, reduction)
+        self.reduction = reduction
+        self.save_for_backward(dlogits)
+        return loss.reshape(out_shape) if reduction == "none" else loss
+
+    def backward(self, g):
+        dlogits = self.saved[0]
+        scale = g.reshape(-1, 1) if self.reduction == "none" else g
+        return (dlogits if np.all(scale == 1) else dlogits * scale), None, None
 
 
 def _class_loss(name, input, target, weight, ignore_index, reduction, smoothing, from_logits):
@@ -99,8 +110,11 @@ def _class_loss(name, input, target, weight, ignore_index, reduction, smoothing,
     x = input.reshape(1, C) if input.ndim == 1 else input.movedim(1, -1).reshape(-1, C)  # (M, C)
     out_shape = (input.shape[0],) + input.shape[2:] if input.ndim > 1 else ()
     w = None if weight is None else weight.detach().data.astype(input.dtype)
-    return ClassLoss.apply(x, w, t, ignore_index=ignore_index, reduction=reduction,
-                           smoothing=smoothing, from_logits=from_logits, out_shape=out_shape)
+    if from_logits:
+        return CrossEntropy.apply(x, w, t, ignore_index=ignore_index, reduction=reduction,
+                                  smoothing=smoothing, out_shape=out_shape)
+    return NLLLoss.apply(x, w, t, ignore_index=ignore_index, reduction=reduction,
+                         smoothing=smoothing, out_shape=out_shape)
 
 
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
