@@ -57,7 +57,7 @@ def _exp32(x):
     # Branch-free (selects only) so that LLVM vectorises the loop around it.
     # NaN fails every comparison and flows through the arithmetic as NaN.
     xc = EXP_MAX if x > EXP_MAX else x
-    xc = EXP_MIN if xc < EXP_MIN else xc
+    xc = ZERO if xc < EXP_MIN else xc  # (the result is replaced by 0 below) avoids subnormals
     kf = xc * LOG2E
     k = np.int32(kf + HALF) if kf >= ZERO else np.int32(kf - HALF)  # round to nearest
     fk = np.float32(k)

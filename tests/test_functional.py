@@ -133,3 +133,14 @@ def test_mse_loss_warns_on_broadcast():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         F.mse_loss(tl.zeros(3), tl.ones(3))
+
+
+def test_attention_dropout_and_grouped_query_heads():
+    q, k, v = tl.randn(1, 4, 3, 8), tl.randn(1, 2, 3, 8), tl.randn(1, 2, 3, 8)
+    out = F.scaled_dot_product_attention(q, k, v, dropout_p=1.0, enable_gqa=True)
+    assert out.shape == (1, 4, 3, 8) and (out.numpy() == 0).all()  # every weight dropped
+    grouped = F.scaled_dot_product_attention(q, k, v, enable_gqa=True).numpy()
+    # query heads 0, 1 share key/value head 0; heads 2, 3 share head 1
+    for h in range(4):
+        alone = F.scaled_dot_product_attention(q[:, h:h + 1], k[:, h // 2:h // 2 + 1], v[:, h // 2:h // 2 + 1])
+        np.testing.assert_allclose(grouped[:, h:h + 1], alone.numpy(), rtol=1e-5, atol=1e-6)

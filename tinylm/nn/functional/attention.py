@@ -8,7 +8,9 @@
     out = dropout(softmax(scores)) @ v
 
 Like PyTorch, a query row whose keys are all masked out gives zeros, not NaN.
-Composed from matmul, masked_fill and softmax, so autograd derives the backward.
+The forward and backward run as the attention kernels (kernels/attention.py),
+which see the leading dims as one batch dim; with dropout the op is composed
+from matmul, masked_fill and softmax instead, and autograd derives it.
 """
 import math
 
@@ -16,8 +18,29 @@ import numpy as np
 
 from ... import ops
 from ..._tensor import Tensor
+from ...autograd import Function
+from ...backend import kernels_for
 from .activation import safe_softmax
 from .layers import dropout
+
+
+class Attention(Function):
+    def forward(self, q, k, v, mask, causal, scale):
+        lead = q.shape[:-2]
+        q4, k4, v4 = (a.reshape((-1, 1) + a.shape[-2:]) for a in (q, k, v))  # (B, 1, ., .)
+        if mask is not None:
+            mask = np.broadcast_to(mask, lead + (q.shape[-2], k.shape[-2]))
+            mask = mask.reshape((-1, 1) + mask.shape[-2:])
+        out, att = kernels_for(q).attention_forward(q4, k4, v4, mask, causal, scale)
+        self.save_for_backward(q4, k4, v4, att)
+        self.scale, self.shapes = scale, (q.shape, k.shape, v.shape)
+        return out.reshape(lead + out.shape[-2:])
+
+    def backward(self, g):
+        q4, k4, v4, att = self.saved
+        g4 = g.reshape((-1, 1) + g.shape[-2:])
+        grads = kernels_for(g).attention_backward(g4, q4, k4, v4, att, self.scale)
+        return tuple(d.reshape(shape) for d, shape in zip(grads, self.shapes)) + (None,)
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
@@ -39,19 +62,26 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         v = ops.repeat_interleave(v, group, -3)
     L, S = q.shape[-2], k.shape[-2]
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
-    scores = ops.matmul(q, k.mT) * scale  # (..., L, S)
-    if is_causal:
-        scores = scores.masked_fill(Tensor(~np.tri(L, S, dtype=bool)), float("-inf"))
+    mask = None
     if attn_mask is not None:
         mask = attn_mask if isinstance(attn_mask, Tensor) else Tensor(np.asarray(attn_mask))
-        try:
-            np.broadcast_shapes(mask.shape, scores.shape)
-        except ValueError:
-            raise RuntimeError(f"scaled_dot_product_attention: attn_mask of shape {mask.shape} "
-                               f"does not broadcast to the scores' shape {scores.shape}") from None
         if mask.dtype != np.bool_ and not mask.is_floating_point():
             raise TypeError(f"scaled_dot_product_attention: attn_mask must be bool or float, "
                             f"got {mask.dtype}")
+        try:
+            if np.broadcast_shapes(mask.shape, q.shape[:-2] + (L, S)) != q.shape[:-2] + (L, S):
+                raise ValueError
+        except ValueError:
+            raise RuntimeError(f"scaled_dot_product_attention: attn_mask of shape {mask.shape} "
+                               f"does not broadcast to the scores' shape {q.shape[:-2] + (L, S)}") from None
+    same_batch = q.shape[:-2] == k.shape[:-2] == v.shape[:-2] and q.dtype == k.dtype == v.dtype
+    if dropout_p == 0.0 and same_batch and q.is_floating_point():
+        m = None if mask is None else (mask.data if mask.dtype == np.bool_ else mask.data.astype(q.dtype))
+        return Attention.apply(q, k, v, m, causal=is_causal, scale=scale)
+    scores = ops.matmul(q, k.mT) * scale  # (..., L, S)
+    if is_causal:
+        scores = scores.masked_fill(Tensor(~np.tri(L, S, dtype=bool)), float("-inf"))
+    if mask is not None:
         if mask.dtype == np.bool_:
             scores = ops.where(~mask, float("-inf"), scores)
         else:
