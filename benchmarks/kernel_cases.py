@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 f32 = np.float32
+DEVICE = "cpu"  # where the torch equivalents run; gpu_check.py sets "cuda"
 
 
 def _sig(x):
@@ -19,7 +20,7 @@ def _sig(x):
 
 
 def _t(torch, *arrays):
-    return [torch.from_numpy(np.ascontiguousarray(a)) for a in arrays]
+    return [torch.from_numpy(np.ascontiguousarray(a)).to(DEVICE) for a in arrays]
 
 
 def softmax_forward(rng):
@@ -81,7 +82,8 @@ def cross_entropy_forward(rng):
         return loss, grad / N
 
     def torch_fn(torch):
-        xt, tt = torch.from_numpy(x).requires_grad_(), torch.from_numpy(t)
+        xt, tt = _t(torch, x, t)
+        xt.requires_grad_()
 
         def run():
             xt.grad = None
@@ -256,8 +258,9 @@ def adam_step(rng):
         return p - f32(lr / (1 - b1)) * m2 / (np.sqrt(v2) / f32(math.sqrt(1 - b2)) + f32(eps))
 
     def torch_fn(torch):
-        pt = torch.from_numpy(p.copy()).requires_grad_()
-        pt.grad = torch.from_numpy(g)
+        pt, pt_grad = _t(torch, p.copy(), g)
+        pt.requires_grad_()
+        pt.grad = pt_grad
         opt = torch.optim.Adam([pt], lr=lr, foreach=False)
         return opt.step
     return (p, g, m, v, None, 1, lr, b1, b2, eps, 0.0, False, False, False), composite, torch_fn
