@@ -4,19 +4,36 @@ a 1-D operand gains a dim for the product and loses it after, and leading
 
 Backward for C = A @ B: dA = dC @ B^T and dB = A^T @ dC, then sum_to undoes
 any batch broadcasting.
+
+The 2-D and batched 3-D cases run on the matmul kernels (kernels/matmul.py:
+BLAS or the Numba GEMM, whichever is faster for the shape); the rest
+(1-D operands, broadcast batch dims) on np.matmul.
 """
 import numpy as np
 
 from ..autograd import Function, sum_to
+from ..backend import kernels_for
+
+
+def _kernel_layout(a, b):
+    """True when the matmul kernels take (a, b) as they are: a (M, K) or
+    (Bt, M, K), b (K, N) or (Bt, K, N) with the same Bt, floats."""
+    if a.dtype.kind != "f" or a.ndim not in (2, 3):
+        return False
+    return b.ndim == 2 or (b.ndim == 3 and a.ndim == 3 and a.shape[0] == b.shape[0])
 
 
 class MatMul(Function):
     def forward(self, a, b):
         self.save_for_backward(a, b)
+        if _kernel_layout(a, b):
+            return kernels_for(a).matmul_forward(a, b, False)
         return np.matmul(a, b)
 
     def backward(self, g):
         a, b = self.saved
+        if _kernel_layout(a, b):
+            return kernels_for(g).matmul_backward(g, a, b, False)
         # view 1-D operands as matrices: a (K,) -> (1, K), b (K,) -> (K, 1)
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b

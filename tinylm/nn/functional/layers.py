@@ -1,6 +1,6 @@
 """The functional forms of the basic layers: linear, embedding, dropout, layer_norm.
 
-linear composes matmul and add. embedding and layer_norm are fused ops whose
+linear runs the matmul kernels with W in its (out, in) layout. embedding and layer_norm are fused ops whose
 forward and backward run as kernels (kernels/embedding.py and
 kernels/layernorm.py, llm.c's encoder and layernorm passes):
     embedding:  out = W[idx];  dW[idx[i]] += dout[i]  (scatter-add; repeated
@@ -14,7 +14,28 @@ from ... import random as _random
 from ..._tensor import Tensor
 from ...autograd import Function
 from ...backend import kernels_for
-from ...ops import matmul
+
+
+class Linear(Function):
+    """y = x @ W.T + b over rows x (M, in): W stays in its (out, in) layout,
+    which is the matmul kernel's transpose_b layout."""
+
+    def forward(self, x, w, b):
+        rows = x.reshape(-1, x.shape[-1])
+        K = kernels_for(x)
+        y = K.matmul_forward(rows, w, True)
+        if b is not None:
+            y += b
+        self.save_for_backward(rows, w)
+        self.x_shape, self.has_bias = x.shape, b is not None
+        return y.reshape(x.shape[:-1] + (w.shape[0],))
+
+    def backward(self, g):
+        rows, w = self.saved
+        g2 = g.reshape(-1, w.shape[0])
+        dx, dw = kernels_for(g).matmul_backward(g2, rows, w, True)
+        db = g2.sum(axis=0) if self.has_bias else None
+        return dx.reshape(self.x_shape), dw, db
 
 
 def linear(input, weight, bias=None):
@@ -27,8 +48,11 @@ def linear(input, weight, bias=None):
     if bias is not None and bias.shape != (weight.shape[0],):
         raise RuntimeError(f"linear: bias of shape {bias.shape} doesn't match weight of shape "
                            f"{weight.shape}: expected ({weight.shape[0]},)")
-    out = matmul(input, weight.mT)
-    return out if bias is None else out + bias
+    dtype = input.dtype
+    if not input.is_floating_point() or weight.dtype != dtype or (bias is not None and bias.dtype != dtype):
+        raise RuntimeError(f"linear: input, weight and bias must share one floating dtype, got "
+                           f"{input.dtype}, {weight.dtype}" + (f", {bias.dtype}" if bias is not None else ""))
+    return Linear.apply(input, weight, bias)
 
 
 class Embedding(Function):
