@@ -1,17 +1,18 @@
 """Every op on tensors, and the one table that makes them Tensor methods.
 
-Where a new op goes: elementwise math in pointwise.py, reductions in
+Where a new op goes: elementwise math in pointwise.py, comparisons and
+logic in compare.py, reductions in
 reduce.py, movement in shape.py, indexing in index.py, in-place writes in
 inplace.py. Add it to _METHODS below to make it a method too.
 """
-from .. import dtypes
 from .._tensor import Tensor
 from .index import getitem, setitem
 from .inplace import add_, clamp_, copy_, div_, fill_, mul_, normal_, sub_, uniform_, zero_
 from .matmul import matmul
-from .pointwise import (abs, add, all, any, bitwise_and, bitwise_not, bitwise_or, clamp, clip, clone, contiguous, cos, div, eq, exp, ge, gt, le,
-                        log, logical_and, logical_not, logical_or, lt, masked_fill, maximum,
-                        minimum, mul, ne, neg, pow, relu, sigmoid, sin, sqrt, sub, tanh, where)
+from .compare import (all, any, bitwise_and, bitwise_not, bitwise_or, eq, ge, gt, le,
+                      logical_and, logical_not, logical_or, lt, ne)
+from .pointwise import (abs, add, clamp, clip, clone, contiguous, cos, div, exp, log, masked_fill,
+                        maximum, minimum, mul, neg, pow, relu, sigmoid, sin, sqrt, sub, tanh, where)
 from .reduce import (amax, amin, argmax, argmin, logsumexp, max, mean, min, std, sum, var)
 from .shape import (T, cat, chunk, expand, expand_as, flatten, movedim, permute, repeat,
                     repeat_interleave, reshape,
