@@ -30,12 +30,17 @@ for 512x512 and 12 ms for 1024x1024 here, as long as the product itself.
 
 Speed, float32, on this machine (2 vCPU AMD EPYC Zen 3, AVX2, OpenBLAS
 0.3.31; shared with other jobs, so +-20%): the serial kernel with b (N, K)
-against np.matmul on ONE thread: 0.9x at n = 512, 0.65-0.95x at n = 64-256,
-0.9-1.05x for (32, 128) @ (1024, 128).T and (32, 256) @ (1024, 256).T.
-np.matmul on its default two threads is about twice as fast again at
-n >= 128, so the public wrappers dispatch (`_use_blas`): the Numba kernel
-for tiny products and for skinny ones in its own layout, BLAS elsewhere.
+reaches 75-80 GFLOP/s, about 0.9x np.matmul on ONE thread at n = 512,
+0.65-0.95x at n = 64-256. np.matmul on its default two threads runs at
+160-180 GFLOP/s for n >= 512; gemm_numba splits large products over two
+threads (0.75-0.8x BLAS at n = 512, python benchmarks/bench_kernels.py), but
+two threads gain little beyond n = 1000, where op(a) no longer stays in
+cache. So the public wrappers dispatch (`_use_blas`): the Numba kernel for
+tiny products and for skinny ones in its own layout, BLAS elsewhere.
 """
+import functools
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from .jit import cpu_kernel
@@ -46,6 +51,7 @@ KC_BYTES = 4096  # K block: the 4 rows of op(a) in use, 16 KB, stay in a 32 KB L
 NC = 96          # N panel: 96 x 4 KB = 384 KB of a 512 KB L2; a multiple of 3
 MC = 16          # rows of op(a) packed at once: a stored (K, M) gives 16 per cache line
 PAD = 16         # extra entries per packed row
+THREADED_WORK = 128 ** 3  # M*N*K from which gemm_numba splits N over two threads
 
 # ---- references ------------------------------------------------------------
 
@@ -99,10 +105,11 @@ def _pack_rows(ap, a, ta, i0, last, k0, kc):
 
 
 @cpu_kernel
-def _gemm(c, a, b, ta, tb):
+def _gemm(c, a, b, ta, tb, n0, n1):
     # c[p] (M, N) = op(a[p]) @ op(b[p]) where
     # op(a) = a (M, K), or a.T with a stored (K, M) when ta;
     # op(b) = b.T with b stored (N, K) when tb, or b (K, N).
+    # Only columns n0:n1 of c are computed (two threads split N this way).
     # Blocks that run past row M-1 or column N-1 read and write that row or
     # column again: the duplicates compute the same value, and each 4x3 block
     # reads all 12 entries of c before it writes any, so this is harmless.
@@ -116,8 +123,8 @@ def _gemm(c, a, b, ta, tb):
         ab, bb, cb = a[p], b[p], c[p]
         for k0 in range(0, K, kc_max):
             kc = min(K - k0, kc_max)
-            for j0 in range(0, N, NC):
-                nc = min(N - j0, NC)
+            for j0 in range(n0, n1, NC):
+                nc = min(n1 - j0, NC)
                 # column j of the panel op(b)[k0:k0+kc, j0:j0+nc] is bsrc[brow + j, bk:bk+kc]
                 if tb:
                     bsrc, brow, bk = bb, j0, k0
@@ -219,11 +226,24 @@ def _product(a, ta, b, tb, blas=None):
         opa, opb = _t(a) if ta else a, _t(b) if tb else b
         return np.matmul(opa[0], opb[0])[None] if a.shape[0] == 1 else np.matmul(opa, opb)
     c = np.empty((P, M, N), a.dtype)
-    if c.size and K:
-        _gemm(c, a, b, ta, tb)
+    if c.size and K and P * M * N * K >= THREADED_WORK and N >= 2 * NC:
+        # two threads, each its own half of the N panels (the kernel releases
+        # the GIL); Python threads, not prange: OpenMP workers spin against
+        # OpenBLAS's threads (shared/NUMBA-NOTES.md)
+        half = (N // 2 + NC - 1) // NC * NC
+        jobs = [_pool().submit(_gemm, c, a, b, ta, tb, n0, n1) for n0, n1 in ((0, half), (half, N))]
+        for job in jobs:
+            job.result()
+    elif c.size and K:
+        _gemm(c, a, b, ta, tb, 0, N)
     else:  # an empty output, or an empty sum (K = 0)
         c[...] = 0
     return c
+
+
+@functools.lru_cache(maxsize=1)
+def _pool():
+    return ThreadPoolExecutor(2, thread_name_prefix="gemm")
 
 
 def _use_blas(P, M, N, K, ta, tb):

@@ -63,3 +63,18 @@ def test_non_contiguous_input_gives_the_same_answer():
     x = np.random.default_rng(0).standard_normal((6, 5)).astype(np.float32)
     K = kernels.backend("cpu")
     np.testing.assert_array_equal(K.softmax_forward(x.T), K.softmax_forward(np.ascontiguousarray(x.T)))
+
+
+@pytest.mark.skipif(simulator(), reason="checks the CPU GEMM's two-thread split")
+@pytest.mark.parametrize("tb", [True, False])
+def test_gemm_split_over_two_threads_matches_reference(tb):
+    # N = 250 is not a multiple of the 96-column panels, so both halves end
+    # in a partial panel; M*N*K is above matmul.THREADED_WORK
+    rng = np.random.default_rng(5)
+    kernel = kernels.KERNELS["gemm_numba_backward"]
+    dc, a, b, _ = kernel.example(rng, np.float32, Bt=1, M=70, K=130, N=250, big_k=0, variant=int(tb))
+    assert 70 * 250 * 130 >= kernels.matmul.THREADED_WORK
+    c = kernels.KERNELS["gemm_numba"].cpu(a, b, tb)
+    np.testing.assert_allclose(c, kernels.matmul.matmul_forward_reference(a, b, tb), rtol=1e-4, atol=1e-4)
+    for got, want in zip(kernel.cpu(dc, a, b, tb), kernel.reference(dc, a, b, tb)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
