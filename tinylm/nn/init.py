@@ -9,6 +9,7 @@ out * prod(k). PyTorch's layer defaults, which the layers call:
     LayerNorm                             weight 1, bias 0
 """
 import math
+import warnings
 
 import numpy as np
 
@@ -94,8 +95,8 @@ def ones_(tensor):
 
 def xavier_uniform_(tensor, gain=1.0):
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
-    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    return uniform_(tensor, -bound, bound)
+    std = gain * math.sqrt(2.0 / (fan_in + fan_out))
+    return uniform_(tensor, -math.sqrt(3.0) * std, math.sqrt(3.0) * std)  # PyTorch's order of rounding
 
 
 def xavier_normal_(tensor, gain=1.0):
@@ -103,10 +104,22 @@ def xavier_normal_(tensor, gain=1.0):
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
 
 
+def _is_empty(tensor):
+    if 0 in tensor.shape:  # e.g. Linear(0, 4): fan_in 0, nothing to fill
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+        return True
+    return False
+
+
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
-    bound = math.sqrt(3.0) * calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
+    if _is_empty(tensor):
+        return tensor
+    std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
+    bound = math.sqrt(3.0) * std  # U(-bound, bound) has this std
     return uniform_(tensor, -bound, bound)
 
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
+    if _is_empty(tensor):
+        return tensor
     return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode)))

@@ -20,7 +20,20 @@ from .._tensor import Tensor
 from ..device import check_device
 from .parameter import Parameter
 
-IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+class IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+    __str__ = __repr__
+
+
+def _addindent(text, spaces):
+    """Indent every line but the first (blank lines stay empty), as PyTorch's repr does."""
+    first, *rest = text.split("\n")
+    return "\n".join([first] + [" " * spaces + line if line.strip() else "" for line in rest])
 
 
 class Module:
@@ -103,12 +116,16 @@ class Module:
             raise TypeError(f"{kind} name should be a string, got {type(name).__name__}")
         if "." in name or name == "":
             raise KeyError(f"{kind} name can't contain \".\" or be empty, got {name!r}")
-        if name in self.__dict__:
+        # a method or property of the class would shadow the registered value
+        if name in self.__dict__ or hasattr(type(self), name):
             raise KeyError(f"attribute '{name}' already exists")
 
-    def _forget(self, name):
+    def _forget(self, name, keep):
+        """Drop `name` from the registries other than `keep`: re-registering
+        a name keeps its place, so state-dict order doesn't change."""
         for registry in self._registries():
-            registry.pop(name, None)
+            if registry is not keep:
+                registry.pop(name, None)
 
     def register_parameter(self, name, param):
         params = self._registries()[0]
@@ -116,7 +133,7 @@ class Module:
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"cannot assign {type(param).__name__} as parameter '{name}' "
                             "(tinylm.nn.Parameter or None expected)")
-        self._forget(name)
+        self._forget(name, params)
         params[name] = param
 
     def register_buffer(self, name, tensor, persistent=True):
@@ -125,7 +142,7 @@ class Module:
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"cannot assign {type(tensor).__name__} as buffer '{name}' "
                             "(tinylm.Tensor or None expected)")
-        self._forget(name)
+        self._forget(name, buffers)
         buffers[name] = tensor
         (self._non_persistent.discard if persistent else self._non_persistent.add)(name)
 
@@ -134,7 +151,7 @@ class Module:
         self._check_name(name, "module")
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
-        self._forget(name)
+        self._forget(name, modules)
         modules[name] = module
 
     register_module = add_module
@@ -277,7 +294,8 @@ class Module:
             return self
         if not dtypes.is_floating(dtype):
             raise TypeError(f"Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
-        return self._convert(lambda a: a.astype(dtype) if dtypes.is_floating(a.dtype) else a)
+        # copy=False: a module already in `dtype` keeps its arrays (and the state_dict views of them)
+        return self._convert(lambda a: a.astype(dtype, copy=False) if dtypes.is_floating(a.dtype) else a)
 
     def float(self):
         return self.to(dtypes.float32)
@@ -352,12 +370,13 @@ class Module:
         return ""
 
     def __repr__(self):
-        lines = [f"({name}): " + repr(child).replace("\n", "\n  ") for name, child in self._modules.items()]
-        head = f"{type(self).__name__}({self.extra_repr()}"
-        if not lines:
-            return head + ")"
-        extra = [self.extra_repr()] if self.extra_repr() else []
-        return f"{type(self).__name__}(\n  " + "\n  ".join(extra + lines) + "\n)"
+        extra = self.extra_repr().split("\n") if self.extra_repr() else []
+        children = [f"({name}): " + _addindent(repr(child), 2) for name, child in self._modules.items()]
+        if len(extra) == 1 and not children:  # a one-line leaf: Linear(in_features=3, ...)
+            return f"{type(self).__name__}({extra[0]})"
+        if not extra and not children:
+            return f"{type(self).__name__}()"
+        return f"{type(self).__name__}(\n  " + "\n  ".join(extra + children) + "\n)"
 
     def __dir__(self):
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules))
