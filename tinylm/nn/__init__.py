@@ -10,5 +10,14 @@ from . import functional, init
 from .containers import ModuleDict, ModuleList, Sequential
 from .module import Module
 from .parameter import Parameter
+from . import utils
+from .layers import GELU, Dropout, Embedding, Identity, LayerNorm, Linear, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .loss import CrossEntropyLoss, MSELoss, NLLLoss
+from .rnn import GRU, LSTM, GRUCell, LSTMCell, PeepholeLSTM
+from .attention import MultiheadAttention
 
 __all__ = ["functional", "init", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict"]
+__all__ += ["utils", "Linear", "Embedding", "LayerNorm", "Dropout", "Identity", "ReLU", "GELU", "Tanh",
+            "Sigmoid", "Softmax", "LogSoftmax", "CrossEntropyLoss", "NLLLoss", "MSELoss"]
+__all__ += ["LSTM", "GRU", "LSTMCell", "GRUCell", "PeepholeLSTM"]
+__all__ += ["MultiheadAttention"]
