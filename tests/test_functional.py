@@ -144,3 +144,15 @@ def test_attention_dropout_and_grouped_query_heads():
     for h in range(4):
         alone = F.scaled_dot_product_attention(q[:, h:h + 1], k[:, h // 2:h // 2 + 1], v[:, h // 2:h // 2 + 1])
         np.testing.assert_allclose(grouped[:, h:h + 1], alone.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_attention_float_mask_that_requires_grad_gets_its_gradient():
+    # a learned additive bias (ALiBi-style) must be differentiable, as in PyTorch
+    rng = np.random.default_rng(0)
+    q = tl.tensor(rng.standard_normal((2, 3, 4)), requires_grad=True)
+    k, v = tl.tensor(rng.standard_normal((2, 5, 4))), tl.tensor(rng.standard_normal((2, 5, 4)))
+    mask = tl.tensor(rng.standard_normal((3, 5)), requires_grad=True)
+    assert tl.gradcheck(lambda q, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m), (q, mask))
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    out.sum().backward()
+    assert mask.grad is not None and np.abs(mask.grad).sum() > 0

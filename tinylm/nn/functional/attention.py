@@ -75,7 +75,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
             raise RuntimeError(f"scaled_dot_product_attention: attn_mask of shape {mask.shape} "
                                f"does not broadcast to the scores' shape {q.shape[:-2] + (L, S)}") from None
     same_batch = q.shape[:-2] == k.shape[:-2] == v.shape[:-2] and q.dtype == k.dtype == v.dtype
-    if dropout_p == 0.0 and same_batch and q.is_floating_point():
+    # the fused kernel takes the mask as a constant: a float mask that wants a gradient takes the op path
+    mask_needs_grad = mask is not None and mask.requires_grad
+    if dropout_p == 0.0 and same_batch and q.is_floating_point() and not mask_needs_grad:
         m = None if mask is None else (mask.data if mask.dtype == np.bool_ else mask.data.astype(q.dtype))
         return Attention.apply(q, k, v, m, causal=is_causal, scale=scale)
     scores = ops.matmul(q, k.mT) * scale  # (..., L, S)
