@@ -14,6 +14,7 @@ from .device import device
 from .dtypes import (bool, double, float, float16, float32, float64, get_default_dtype, half,
                      int, int8, int16, int32, int64, long, set_default_dtype, short, uint8)
 from .gradcheck import gradcheck
+from .serialization import CheckpointError, load, save
 from .ops import (abs, add, all, any, logical_and, logical_not, logical_or, movedim,
                   repeat_interleave, amax, amin, argmax, argmin, cat, chunk, clamp, clip, clone, cos, div,
                   exp, flatten, log, logsumexp, masked_fill, matmul, max, maximum, mean, min,
@@ -21,6 +22,6 @@ from .ops import (abs, add, all, any, logical_and, logical_not, logical_or, move
                   squeeze, stack, std, sub, sum, tanh, transpose, tril, triu, unsqueeze, var,
                   where)
 from .random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state
-from . import nn  # noqa: E402  (nn uses the ops above)
+from . import data, nn, optim  # noqa: E402  (they use the ops above)
 
 __version__ = "0.1.0"
