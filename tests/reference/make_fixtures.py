@@ -3,7 +3,11 @@ checks every tinylm.nn layer against (run with torch installed; tinylm and
 its tests never import torch):
 
     pip install torch==2.13.0
-    python tests/reference/make_fixtures.py
+    python tests/reference/make_fixtures.py            # everything
+    python tests/reference/make_fixtures.py optim gpt  # some groups
+
+Groups: layers (this file's cases), optim (optim_cases.py: optimizer steps
+and lr schedules), gpt (gpt_case.py: a tiny GPT, llm.c-style).
 
 Each case builds one torch.nn layer on the CPU in float32 after
 torch.manual_seed, draws its inputs, runs forward, then backpropagates
@@ -20,6 +24,7 @@ upstream gradient. One .npz per case holds:
     grad_param/<key>  dL/d parameter for every parameter (zeros where unused)
 Arguments in meta are descriptors: {"tensor": name}, {"tuple": [...]}, {"value": v}.
 """
+import importlib
 import json
 import pathlib
 import zipfile
@@ -338,17 +343,33 @@ def save_npz(path, arrays):
                 np.lib.format.write_array(f, np.asarray(a), allow_pickle=False)
 
 
-def main():
+def write_layers(out_dir):
+    for c in CASES:
+        run(c)
+    return len(CASES)
+
+
+def main(argv):
+    """make_fixtures.py [layers] [optim] [gpt]: the named groups (default all). Only a full
+    run first deletes every old fixture; a partial one overwrites its own files."""
+    groups = {"layers": write_layers,
+              "optim": lambda out: importlib.import_module("optim_cases").write(out),
+              "gpt": lambda out: importlib.import_module("gpt_case").write(out)}
+    chosen = argv or list(groups)
+    unknown = sorted(set(chosen) - set(groups))
+    if unknown:
+        raise SystemExit(f"unknown fixture groups {unknown}; choose from {list(groups)}")
     OUT.mkdir(exist_ok=True)
     names = [c["name"] for c in CASES]
     assert len(names) == len(set(names)), "duplicate case names"
-    for old in OUT.glob("*.npz"):
-        old.unlink()
-    for c in CASES:
-        run(c)
+    if not argv:
+        for old in OUT.glob("*.npz"):
+            old.unlink()
+    count = sum(groups[g](OUT) for g in chosen)
     total = sum(f.stat().st_size for f in OUT.glob("*.npz"))
-    print(f"{len(CASES)} fixtures, {total / 1e6:.2f} MB in {OUT}")
+    print(f"{count} fixtures written; {total / 1e6:.2f} MB in {OUT}")
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+    main(sys.argv[1:])
