@@ -92,7 +92,7 @@ def main(argv=None):
 
     from numba import float32
     import kernels.cuda as kc
-    for m in sorted(m.name for m in pkgutil.iter_modules(kc.__path__) if m.name != "common"):
+    for m in sorted(m.name for m in pkgutil.iter_modules(kc.__path__) if m.name not in kc.HELPERS):
         mod = importlib.import_module(f"kernels.cuda.{m}")
         for factory, signature in mod.PTX:
             cuda.compile_ptx(factory(float32), signature, cc=cc)

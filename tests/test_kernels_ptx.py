@@ -12,7 +12,8 @@ from kernels.harness import simulator
 
 pytestmark = pytest.mark.skipif(simulator(), reason="the simulator cannot compile PTX")
 
-MODULES = sorted(m.name for m in pkgutil.iter_modules(kernels.cuda.__path__) if m.name != "common")
+MODULES = sorted(m.name for m in pkgutil.iter_modules(kernels.cuda.__path__)
+                 if m.name not in kernels.cuda.HELPERS)
 F64 = re.compile(r"^\s*[a-z.0-9]*\.f64\b", re.M)  # an instruction on float64 values
 
 
