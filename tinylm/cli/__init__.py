@@ -15,7 +15,7 @@ import os
 import sys
 
 from ..serialization import CheckpointError
-from . import bench_cmd, lm_train, lm_use
+from . import bench_cmd, lm_train, lm_use, wordvec_cmd
 
 
 class UserError(Exception):
@@ -31,7 +31,7 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="tinylm", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="command", required=True)
-    for module in (lm_train, lm_use, bench_cmd):
+    for module in (lm_train, lm_use, bench_cmd, wordvec_cmd):
         module.add_parsers(sub)
     return parser
 
