@@ -6,11 +6,15 @@ Like cuDNN, a layer runs in two parts:
         xg = x W_ih^T + b               x (T, N, in) -> xg (T, N, G), G = 4H or 3H
      (b = b_ih + b_hh for the LSTM, whose biases only ever appear summed;
      b = b_ih for the GRU, where r multiplies W_hn h + b_hn)
-  2. the recurrence, ONE autograd node (LSTMSeq / GRUSeq) whose forward loops
-     over t calling the matmul kernel for h W_hh^T and the fused cell kernel
-     (kernels/rnn_cells.py), and whose backward loops over t in reverse
-     (backpropagation through time), passing dh and dc from step to step.
-     A plain loop, not recursion: 1,000 steps are no different from 10.
+  2. the recurrence, ONE autograd node (LSTMSeq / GRUSeq). Its forward walks
+     the steps computing h W_hh^T and the fused cell; its backward walks them
+     in reverse (backpropagation through time), passing dh and dc from step
+     to step. A loop, not recursion: 1,000 steps are no different from 10.
+     Where the backend has whole-sequence kernels (kernels/rnn_seq.py: the
+     CPU), each walk is ONE kernel call with the time loop inside Numba and
+     the batch split over two threads; elsewhere (CUDA today) the walk is a
+     Python loop calling the matmul and cell kernels (kernels/rnn_cells.py)
+     step by step. Both give the same results.
 The weight gradient dW_hh = sum_t dgates_t^T h_{t-1} is one GEMM over all
 T*N rows after the loop, not T small ones.
 
@@ -51,6 +55,74 @@ def _weight_grad(K, d, x):
     return np.ascontiguousarray(K.matmul_forward(xT, d.reshape(-1, d.shape[-1]), False).T)
 
 
+def _walk(K, name, steps):
+    """The whole-sequence kernel `name` of backend K (kernels/rnn_seq.py), or,
+    where the backend has none (a registered kernel without an
+    implementation for a device raises NotImplementedError on lookup; CUDA
+    today), `steps` bound to K: the same walk as a Python loop over K's
+    matmul and cell kernels. Both take the same arguments."""
+    try:
+        return getattr(K, name)
+    except NotImplementedError:
+        return lambda *args: steps(K, *args)
+
+
+# ---- the step-by-step walks, for backends without whole-sequence kernels --------
+# Same arguments and results as lstm/gru_seq_forward/backward in kernels/rnn_seq.py.
+
+
+def _lstm_steps_forward(K, xg, h0, c0, w_hh, reverse):
+    T, N, G = xg.shape
+    hs, cs = np.empty((T, N, G // 4), xg.dtype), np.empty((T, N, G // 4), xg.dtype)
+    acts = np.empty_like(xg)                      # [i | f | g | o] after their nonlinearities
+    h, c = h0, c0
+    for t in _steps(T, reverse):
+        gates = K.matmul_forward(h, w_hh, True)   # (N, 4H)
+        gates += xg[t]
+        h, c, acts[t] = K.lstm_cell_forward(gates, c)
+        hs[t], cs[t] = h, c
+    return hs, cs, acts
+
+
+def _lstm_steps_backward(K, dhs, dc_n, h0, c0, w_hh, hs, cs, acts, reverse):
+    c_prev = _before(cs, c0, reverse)             # (T, N, H)
+    dxg = np.empty_like(acts)                     # (T, N, 4H): the gates' gradients
+    dh, dc = np.zeros_like(h0), np.ascontiguousarray(dc_n)
+    for t in _steps(dhs.shape[0], not reverse):
+        # dh: from the output at t plus what step t+1 sent back through W_hh
+        dxg[t], dc = K.lstm_cell_backward(dhs[t] + dh, dc, c_prev[t], cs[t], acts[t])
+        dh = K.matmul_forward(dxg[t], w_hh, False)  # (N, H) = dgates @ W_hh
+    return dxg, dh, dc, _weight_grad(K, dxg, _before(hs, h0, reverse))
+
+
+def _gru_steps_forward(K, gi, h0, w_hh, b_hh, reverse):
+    T, N, G = gi.shape
+    hs = np.empty((T, N, G // 3), gi.dtype)
+    acts = np.empty((T, N, G // 3 * 4), gi.dtype)  # [r | z | n | W_hn h + b_hn]
+    h = h0
+    for t in _steps(T, reverse):
+        gh = K.matmul_forward(h, w_hh, True)      # (N, 3H)
+        if b_hh is not None:
+            gh += b_hh
+        h, acts[t] = K.gru_cell_forward(gi[t], gh, h)
+        hs[t] = h
+    return hs, acts
+
+
+def _gru_steps_backward(K, dhs, h0, w_hh, hs, acts, reverse):
+    h_prev = _before(hs, h0, reverse)             # (T, N, H)
+    T, N, H = hs.shape
+    dgi, dgh = np.empty((T, N, 3 * H), dhs.dtype), np.empty((T, N, 3 * H), dhs.dtype)
+    dh = np.zeros_like(h0)
+    for t in _steps(T, not reverse):
+        dgi[t], dgh[t], dh_direct = K.gru_cell_backward(dhs[t] + dh, h_prev[t], acts[t])
+        dh = dh_direct + K.matmul_forward(dgh[t], w_hh, False)  # (N, H)
+    return dgi, dh, _weight_grad(K, dgh, h_prev), dgh.sum(axis=(0, 1))
+
+
+# ---- the autograd nodes ---------------------------------------------------------
+
+
 class LSTMSeq(Function):
     """(xg (T, N, 4H) = x W_ih^T + b_ih + b_hh, h0 (N, H), c0 (N, H), w_hh (4H, H))
     -> out (T + 1, N, H): out[:T] holds h_t for every step, out[T] the last
@@ -60,17 +132,10 @@ class LSTMSeq(Function):
 
     def forward(self, xg, h0, c0, w_hh, reverse):
         K = kernels_for(xg)
-        T, N, G = xg.shape
-        out = np.empty((T + 1, N, G // 4), xg.dtype)
-        cs = np.empty((T, N, G // 4), xg.dtype)   # c_t after step t
-        acts = np.empty((T, N, G), xg.dtype)      # [i | f | g | o] after their nonlinearities
-        h, c = h0, c0
-        for t in _steps(T, reverse):
-            gates = K.matmul_forward(h, w_hh, True)  # (N, 4H)
-            gates += xg[t]
-            h, c, acts[t] = K.lstm_cell_forward(gates, c)
-            out[t], cs[t] = h, c
-        out[T] = c
+        hs, cs, acts = _walk(K, "lstm_seq_forward", _lstm_steps_forward)(xg, h0, c0, w_hh, reverse)
+        T = xg.shape[0]
+        out = np.empty((T + 1,) + hs.shape[1:], hs.dtype)
+        out[:T], out[T] = hs, cs[0 if reverse else T - 1]
         self.save_for_backward(out, cs, acts, h0, c0, w_hh)
         self.reverse = reverse
         return out
@@ -79,15 +144,9 @@ class LSTMSeq(Function):
         out, cs, acts, h0, c0, w_hh = self.saved
         K = kernels_for(g)
         T = cs.shape[0]
-        c_prev = _before(cs, c0, self.reverse)      # (T, N, H)
-        dxg = np.empty_like(acts)                   # (T, N, 4H): the gates' gradients
-        dh, dc = np.zeros_like(h0), np.ascontiguousarray(g[T])
-        for t in _steps(T, not self.reverse):
-            # dh: from the output at t plus what step t+1 sent back through W_hh
-            dxg[t], dc = K.lstm_cell_backward(g[t] + dh, dc, c_prev[t], cs[t], acts[t])
-            dh = K.matmul_forward(dxg[t], w_hh, False)  # (N, H) = dgates @ W_hh
-        dw = _weight_grad(K, dxg, _before(out[:T], h0, self.reverse))
-        return dxg, dh, dc, dw, None
+        dxg, dh0, dc0, dw = _walk(K, "lstm_seq_backward", _lstm_steps_backward)(
+            g[:T], g[T], h0, c0, w_hh, out[:T], cs, acts, self.reverse)
+        return dxg, dh0, dc0, dw, None
 
 
 class GRUSeq(Function):
@@ -97,16 +156,7 @@ class GRUSeq(Function):
 
     def forward(self, gi, h0, w_hh, b_hh, reverse):
         K = kernels_for(gi)
-        T, N, G = gi.shape
-        out = np.empty((T, N, G // 3), gi.dtype)
-        acts = np.empty((T, N, G // 3 * 4), gi.dtype)  # [r | z | n | W_hn h + b_hn]
-        h = h0
-        for t in _steps(T, reverse):
-            gh = K.matmul_forward(h, w_hh, True)  # (N, 3H)
-            if b_hh is not None:
-                gh += b_hh
-            h, acts[t] = K.gru_cell_forward(gi[t], gh, h)
-            out[t] = h
+        out, acts = _walk(K, "gru_seq_forward", _gru_steps_forward)(gi, h0, w_hh, b_hh, reverse)
         self.save_for_backward(out, acts, h0, w_hh)
         self.reverse, self.has_bias = reverse, b_hh is not None
         return out
@@ -114,17 +164,9 @@ class GRUSeq(Function):
     def backward(self, g):
         out, acts, h0, w_hh = self.saved
         K = kernels_for(g)
-        h_prev = _before(out, h0, self.reverse)     # (T, N, H)
-        T, N, H = out.shape
-        dgi = np.empty((T, N, 3 * H), g.dtype)
-        dgh = np.empty((T, N, 3 * H), g.dtype)
-        dh = np.zeros_like(h0)
-        for t in _steps(T, not self.reverse):
-            dgi[t], dgh[t], dh_direct = K.gru_cell_backward(g[t] + dh, h_prev[t], acts[t])
-            dh = dh_direct + K.matmul_forward(dgh[t], w_hh, False)  # (N, H)
-        dw = _weight_grad(K, dgh, h_prev)
-        db = dgh.sum(axis=(0, 1)) if self.has_bias else None
-        return dgi, dh, dw, db, None
+        dgi, dh0, dw, db = _walk(K, "gru_seq_backward", _gru_steps_backward)(
+            g, h0, w_hh, out, acts, self.reverse)
+        return dgi, dh0, dw, db if self.has_bias else None, None
 
 
 def lstm_layer(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
