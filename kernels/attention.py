@@ -12,12 +12,16 @@ Backward (att saved by the forward; masked keys have att = 0, so no gradient):
     datt = dout @ v^T                dv = att^T @ dout
     dscores = att * (datt - sum_s(datt * att))
     dq = dscores @ k * scale         dk = dscores^T @ q * scale
+    (its causal flag only says that att is 0 above the diagonal, so a kernel
+    may skip those keys)
 Must match torch.nn.functional.scaled_dot_product_attention (math backend,
 no dropout), including its "safe softmax": a query that may attend to no key
 gets output 0 and gradient 0, not NaN. The references below are the
 specification. The CPU wrappers run the products as batched np.matmul (BLAS)
-and fuse the rest into one Numba pass over the (B*H*T, S) score rows:
-scale + causal/mask + safe softmax forward, softmax backward + scale after.
+on the caller's arrays as they are (no copies), causal ones in blocks that
+skip the hidden keys, and fuse the rest into one Numba pass over the score
+rows: scale + causal/mask + safe softmax forward, softmax backward + scale
+after; two threads share the batch.
 The CUDA twins are in kernels/cuda/attention.py.
 """
 import math
@@ -25,12 +29,14 @@ import math
 import numpy as np
 
 from .fastmath import fast_exp
-from .jit import cpu_kernel
+from .jit import cpu_kernel, in_halves
 from .registry import Kernel, register
 from .validate import FLOATS, as_float, lazy_cuda, same_dtype
 
 # How the softmax kernels read `mask` (one argument, so one kernel signature).
 NO_MASK, KEEP_MASK, ADD_MASK = 0, 1, 2  # none / bool: True may attend / float: added
+THREADED_WORK = 1 << 20  # multiply-adds from which the batch is split over two threads
+CHUNK = 32               # query rows (keys for dk, dv) per product, for long sequences (_block)
 
 # ---- references ------------------------------------------------------------
 
@@ -60,7 +66,9 @@ def attention_forward_reference(q, k, v, mask=None, causal=False, scale=None):
     return (att @ v64).astype(q.dtype), att.astype(q.dtype)
 
 
-def attention_backward_reference(dout, q, k, v, att, scale=None):
+def attention_backward_reference(dout, q, k, v, att, scale=None, causal=False):
+    # causal only tells a kernel that att is 0 above the diagonal, which the
+    # products below handle as they are
     dout64, q64, k64, v64, att64 = (a.astype(np.float64) for a in (dout, q, k, v, att))
     scale = default_scale(q.shape[-1], scale)
     datt = dout64 @ np.swapaxes(v64, -1, -2)
@@ -79,6 +87,7 @@ def _masked_softmax(att, mask, kind, causal, scale):
     # att (B, H, T, S): q @ k^T on entry, the attention weights on exit.
     # mask (MB, MH, MT, S), read as `kind`: each of MB, MH, MT is 1 (broadcast,
     # read at index 0) or full, so each row of it is contiguous and vectorises.
+    # With causal, scores past key t of row t are not read (never computed).
     B, H, T, S = att.shape
     MB, MH, MT, _ = mask.shape
     neg_inf, zero, one = np.float32(-np.inf), np.float32(0), np.float32(1)
@@ -117,19 +126,111 @@ def _masked_softmax(att, mask, kind, causal, scale):
 
 
 @cpu_kernel
-def _softmax_backward(dscores, att, scale):
-    # dscores (N, S) rows: datt = dout @ v^T on entry, dscores * scale on exit.
-    N, S = att.shape
-    for n in range(N):
-        g, p = dscores[n], att[n]
-        dot = np.float32(0)
-        for s in range(S):
-            dot += g[s] * p[s]
-        for s in range(S):
-            g[s] = p[s] * (g[s] - dot) * scale
+def _softmax_backward(dscores, att, scale, n_keys):
+    # dscores (B, H, T, S): datt = dout @ v^T on entry, dscores * scale on exit,
+    # in the first n_keys[t] keys of row t (the rest is never computed nor read).
+    B, H, T, S = att.shape
+    for b in range(B):
+        for h in range(H):
+            for t in range(T):
+                n = n_keys[t]
+                g, p = dscores[b, h, t, :n], att[b, h, t, :n]
+                dot = np.float32(0)
+                for s in range(n):
+                    dot += g[s] * p[s]
+                for s in range(n):
+                    g[s] = p[s] * (g[s] - dot) * scale
 
 
 # ---- wrappers ----------------------------------------------------------------
+# The products run as batched np.matmul (BLAS) straight on the caller's
+# arrays, whatever their strides (in a GPT, q, k, v are head views of one
+# fused projection and out goes back to (B, T, C) rows: nothing is copied).
+# Query rows (and keys, for dk and dv) go in blocks (_block): with causal, a
+# block multiplies only the keys it can see (5/8 of the work at T = 128).
+# The blocks also keep each product small (32 x 128 x 32 at T = 128): should
+# OpenBLAS have its own threads (TINYLM_OWN_THREADS=0), it runs those on the
+# calling thread, while from M*N*K = 2^19 it splits a product over its
+# threads, which ran these shapes 2-5x slower here. The batch is split
+# between two threads (np.matmul and the Numba kernels release the GIL),
+# each with its own heads and outputs.
+
+
+def _block(T):
+    """Rows per block: CHUNK once T >= 4 CHUNK. At T = 128, GPT-d256's
+    training step ran 4% faster with blocks of 32 than of 128; at T = 64,
+    GPT-d128's ran 3% faster with one block than with two of 32."""
+    return CHUNK if T >= 4 * CHUNK else max(T, 1)
+
+
+def _row_blocks(T, S, causal):
+    """(t0, t1, s1): query rows t0..t1-1 and the keys 0..s1-1 they can see."""
+    n = _block(T)
+    return [(t0, min(t0 + n, T), min(t0 + n, S) if causal else S) for t0 in range(0, T, n)]
+
+
+def _key_blocks(T, S, causal):
+    """(s0, s1, t0): keys s0..s1-1 and the first query t0 that can see them."""
+    n = _block(T)
+    return [(s0, min(s0 + n, S), min(s0, T) if causal else 0) for s0 in range(0, S, n)]
+
+
+def _forward_part(out, att, q, k, v, mask, kind, causal, scale):
+    T, S = att.shape[2:]
+    blocks = _row_blocks(T, S, causal)
+    for t0, t1, s1 in blocks:
+        np.matmul(q[:, :, t0:t1], _t(k[:, :, :s1]), out=att[:, :, t0:t1, :s1])
+    _masked_softmax(att, mask, kind, causal, scale)
+    for t0, t1, s1 in blocks:
+        np.matmul(att[:, :, t0:t1, :s1], v[:, :, :s1], out=out[:, :, t0:t1])
+
+
+def _backward_part(dq, dk, dv, dout, q, k, v, att, scale, causal):
+    T, S = att.shape[2:]
+    dscores = np.empty(att.shape, att.dtype)
+    blocks = _row_blocks(T, S, causal)
+    for t0, t1, s1 in blocks:  # datt
+        np.matmul(dout[:, :, t0:t1], _t(v[:, :, :s1]), out=dscores[:, :, t0:t1, :s1])
+    n_keys = np.empty(T, np.int64)
+    for t0, t1, s1 in blocks:
+        n_keys[t0:t1] = s1
+    _softmax_backward(dscores, att, scale, n_keys)
+    for t0, t1, s1 in blocks:
+        np.matmul(dscores[:, :, t0:t1, :s1], k[:, :, :s1], out=dq[:, :, t0:t1])
+    for s0, s1, t0 in _key_blocks(T, S, causal):
+        np.matmul(_t(dscores[:, :, t0:, s0:s1]), q[:, :, t0:], out=dk[:, :, s0:s1])
+        np.matmul(_t(att[:, :, t0:, s0:s1]), dout[:, :, t0:], out=dv[:, :, s0:s1])
+
+
+def _in_two(part, arrays, rest, work):
+    """part(*arrays, *rest) with the 4-D arrays cut in two along B (or H when
+    B is 1), one half per thread, once `work` (multiply-adds) pays for it.
+    Arrays with a 1 on that axis (a broadcast mask) go whole to both."""
+    B, H = arrays[0].shape[:2]
+    axis = 0 if B > 1 else 1
+    n = arrays[0].shape[axis]
+    if work < THREADED_WORK or n < 2:
+        return part(*arrays, *rest)
+
+    def half(i, j):
+        cut = [a if a.shape[axis] == 1 else (a[i:j] if axis == 0 else a[:, i:j]) for a in arrays]
+        part(*cut, *rest)
+    in_halves(half, n)
+
+
+def _t(a):
+    return a.swapaxes(-1, -2)
+
+
+def _host(name, a, what):
+    """a checked as a 4-D float ndarray and left in its own strides."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name}: {what} must be a numpy.ndarray, got {type(a).__name__}")
+    if a.dtype not in FLOATS:
+        raise TypeError(f"{name}: {what} must be float32 or float64, got {a.dtype}")
+    if a.ndim != 4:
+        raise ValueError(f"{name}: {what} must have 4 dims, got shape {a.shape}")
+    return a
 
 
 def check_shapes(name, q, k, v):
@@ -172,51 +273,54 @@ def check_mask(name, mask, shape, dtype):
 
 
 def _host_qkv(name, q, k, v):
-    q, k, v = (as_float(name, a, what) for a, what in ((q, "q"), (k, "k"), (v, "v")))
+    q, k, v = (_host(name, a, what) for a, what in ((q, "q"), (k, "k"), (v, "v")))
     check_shapes(name, q, k, v)
     return q, k, v
 
 
 def attention_forward(q, k, v, mask=None, causal=False, scale=None):
-    """(out (B, H, T, Ev), att (B, H, T, S)): batched BLAS products around the
-    fused scale + mask + safe-softmax kernel."""
+    """(out (B, H, T, Ev), att (B, H, T, S)): BLAS products around the fused
+    scale + mask + safe-softmax kernel. out is a view of a (B, T, H, Ev)
+    array, so out.transpose(1, 2) (the heads side by side again) is contiguous."""
     name = "attention_forward"
     q, k, v = _host_qkv(name, q, k, v)
-    B, H, T, _ = q.shape
-    shape = (B, H, T, k.shape[2])
+    B, H, T, E = q.shape
+    S, Ev = k.shape[2], v.shape[3]
+    shape = (B, H, T, S)
     if mask is not None and not isinstance(mask, np.ndarray):
         raise TypeError(f"{name}: mask must be a numpy.ndarray or None, got {type(mask).__name__}")
     kind = check_mask(name, mask, shape, q.dtype)
-    scale = q.dtype.type(default_scale(q.shape[3], scale))
+    scale = q.dtype.type(default_scale(E, scale))
     if kind == NO_MASK:  # a placeholder of the type of a float mask, never read
         mask = np.zeros((1, 1, 1, 1), q.dtype)
     else:  # (MB, MH, MT, S): leading dims stay 1 where they broadcast
         mask = mask.reshape((1,) * (4 - mask.ndim) + mask.shape)
         mask = np.ascontiguousarray(np.broadcast_to(mask, mask.shape[:3] + shape[3:]))
-    att = np.matmul(q, k.swapaxes(-1, -2))  # (B, H, T, S)
-    if att.size:
-        _masked_softmax(att, mask, kind, bool(causal), scale)
-    return np.matmul(att, v), att
+    out = np.empty((B, T, H, Ev), q.dtype).swapaxes(1, 2)
+    att = np.empty(shape, q.dtype)
+    _in_two(_forward_part, (out, att, q, k, v, mask), (kind, bool(causal), scale), B * H * T * S * (E + Ev))
+    return out, att
 
 
-def attention_backward(dout, q, k, v, att, scale=None):
-    """(dq, dk, dv) from the output gradient and the saved weights att."""
+def attention_backward(dout, q, k, v, att, scale=None, causal=False):
+    """(dq, dk, dv) from the output gradient and the saved weights att, each a
+    view of a (B, T, H, .) array like attention_forward's out. causal: att is
+    zero above the diagonal (the forward was causal), so those keys are skipped."""
     name = "attention_backward"
     q, k, v = _host_qkv(name, q, k, v)
-    dout = as_float(name, dout, "dout", ndim=4)
+    dout = _host(name, dout, "dout")
     att = as_float(name, att, "att", ndim=4)
     same_dtype(name, dout=dout, q=q, att=att)
-    B, H, T, _ = q.shape
-    if dout.shape != (B, H, T, v.shape[3]) or att.shape != (B, H, T, k.shape[2]):
-        raise ValueError(f"{name}: dout {dout.shape} must be (B, H, T, Ev) = {(B, H, T, v.shape[3])} "
-                         f"and att {att.shape} (B, H, T, S) = {(B, H, T, k.shape[2])}")
-    scale = q.dtype.type(default_scale(q.shape[3], scale))
-    dscores = np.matmul(dout, v.swapaxes(-1, -2))  # datt, (B, H, T, S)
-    if dscores.size:
-        S = dscores.shape[3]
-        _softmax_backward(dscores.reshape(-1, S), att.reshape(-1, S), scale)
-    dv = np.matmul(att.swapaxes(-1, -2), dout)
-    return np.matmul(dscores, k), np.matmul(dscores.swapaxes(-1, -2), q), dv
+    B, H, T, E = q.shape
+    S, Ev = k.shape[2], v.shape[3]
+    if dout.shape != (B, H, T, Ev) or att.shape != (B, H, T, S):
+        raise ValueError(f"{name}: dout {dout.shape} must be (B, H, T, Ev) = {(B, H, T, Ev)} "
+                         f"and att {att.shape} (B, H, T, S) = {(B, H, T, S)}")
+    scale = q.dtype.type(default_scale(E, scale))
+    dq, dk, dv = (np.empty((B, n, H, e), q.dtype).swapaxes(1, 2) for n, e in ((T, E), (S, E), (S, Ev)))
+    _in_two(_backward_part, (dq, dk, dv, dout, q, k, v, att), (scale, bool(causal)),
+            2 * B * H * T * S * (E + Ev))
+    return dq, dk, dv
 
 
 # ---- registry ------------------------------------------------------------------
@@ -246,10 +350,10 @@ def _example_backward(rng, dtype, B, H, T, S, E, Ev, variant):
     q, k, v, mask, causal, scale = _example_forward(rng, np.float64, B, H, T, S, E, Ev, variant)
     att = attention_forward_reference(q, k, v, mask, causal, scale)[1]
     dout = rng.standard_normal((B, H, T, Ev))
-    return tuple(a.astype(dtype) for a in (dout, q, k, v, att)) + (scale,)
+    return tuple(a.astype(dtype) for a in (dout, q, k, v, att)) + (scale, causal)
 
 
-SIZES = {"B": (1, 2), "H": (1, 3), "T": (0, 19), "S": (0, 19), "E": (1, 9), "Ev": (1, 9),
+SIZES = {"B": (1, 2), "H": (1, 3), "T": (0, 140), "S": (0, 140), "E": (1, 9), "Ev": (1, 9),  # T, S: blocks
          "variant": (0, 4)}
 SIM_SIZES = {"B": (1, 2), "H": (1, 2), "T": (1, 4), "S": (1, 5), "E": (1, 3), "Ev": (1, 3),
              "variant": (0, 4)}

@@ -24,14 +24,19 @@ row by its first value k before anything else: x - k is exact for such rows
 (Sterbenz's lemma), and
     mean = k + d,  d = sum(x - k) / C,  x - mean = (x - k) - d
 keeps the spread's digits. The CUDA twins are in kernels/cuda/layernorm.py.
+
+From THREADED_SIZE elements the rows are split between two threads (the
+backward's dweight and dbias as two partial sums, added in a fixed order).
 """
 import math
 
 import numpy as np
 
-from .jit import cpu_kernel
+from .jit import cpu_kernel, in_halves
 from .registry import Kernel, register
 from .validate import as_float, lazy_cuda
+
+THREADED_SIZE = 1 << 20  # elements from which two threads share the rows (a split costs ~0.1 ms)
 
 # ---- references ------------------------------------------------------------
 
@@ -145,8 +150,11 @@ def layernorm_forward(x, weight=None, bias=None, eps=1e-5):
     w = np.ones(C, x2.dtype) if weight is None else _like(name, weight, "weight", (C,), x)
     b = np.zeros(C, x2.dtype) if bias is None else _like(name, bias, "bias", (C,), x)
     y, mean, rstd = np.empty_like(x2), np.zeros(N, x2.dtype), np.full(N, np.nan, x2.dtype)
-    if x2.size:
-        _layernorm_forward(y, mean, rstd, x2, w, b, x2.dtype.type(eps))
+    eps = x2.dtype.type(eps)
+    if x2.size >= THREADED_SIZE:  # rows i..j-1 on each of two threads
+        in_halves(lambda i, j: _layernorm_forward(y[i:j], mean[i:j], rstd[i:j], x2[i:j], w, b, eps), N)
+    elif x2.size:
+        _layernorm_forward(y, mean, rstd, x2, w, b, eps)
     lead = x.shape[:-1]
     return y.reshape(x.shape), mean.reshape(lead), rstd.reshape(lead)
 
@@ -159,9 +167,15 @@ def layernorm_backward(dy, x, weight, mean, rstd):
     w = np.ones(C, x2.dtype) if weight is None else _like(name, weight, "weight", (C,), x)
     m = _like(name, mean, "mean", x.shape[:-1], x).reshape(N)
     r = _like(name, rstd, "rstd", x.shape[:-1], x).reshape(N)
-    dx, dweight, dbias = np.empty_like(x2), np.zeros(C), np.zeros(C)
-    if x2.size:
-        _layernorm_backward(dx, dweight, dbias, dy2, x2, w, m, r)
+    dx, dweight, dbias = np.empty_like(x2), np.zeros((2, C)), np.zeros((2, C))
+    if x2.size >= THREADED_SIZE:  # each thread sums its own rows' dweight and dbias
+        def half(i, j):
+            p = 0 if i == 0 else 1
+            _layernorm_backward(dx[i:j], dweight[p], dbias[p], dy2[i:j], x2[i:j], w, m[i:j], r[i:j])
+        in_halves(half, N)
+    elif x2.size:
+        _layernorm_backward(dx, dweight[0], dbias[0], dy2, x2, w, m, r)
+    dweight, dbias = dweight[0] + dweight[1], dbias[0] + dbias[1]
     return dx.reshape(x.shape), dweight.astype(x2.dtype), dbias.astype(x2.dtype)
 
 

@@ -38,12 +38,10 @@ two threads gain little beyond n = 1000, where op(a) no longer stays in
 cache. So the public wrappers dispatch (`_use_blas`): the Numba kernel for
 tiny products and for skinny ones in its own layout, BLAS elsewhere.
 """
-import functools
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
-from .jit import cpu_kernel
+from .jit import SERIAL_BLAS, cpu_kernel, in_halves, pool
+from .jit import pool as _pool  # noqa: F401  (kernels/rnn_seq.py imports it from here)
 from .registry import Kernel, register
 from .validate import FLOATS, lazy_cuda
 
@@ -213,41 +211,50 @@ def _fold(a, b):
     return (a[None] if a.ndim == 2 else a.reshape(1, a.shape[0] * a.shape[1], a.shape[2])), b[None]
 
 
-def _product(a, ta, b, tb, blas=None):
+def _product(a, ta, b, tb, blas=None, split=True, bias=None):
     """op(a) @ op(b) for 3-D C-contiguous a, b of one batch P:
     op(a) = a, or a.T for a stored (P, K, M) when ta; op(b) = b.T for b
     stored (P, N, K) when tb, or b. Returns (P, M, N). blas=None: ask
-    _use_blas."""
+    _use_blas. split=False: all on the calling thread. bias (N,): added to
+    every row (linear.py), by the thread that computed it."""
     P, M, K = (a.shape[0], a.shape[2], a.shape[1]) if ta else a.shape
     N = b.shape[1] if tb else b.shape[2]
     if blas is None:
         blas = _use_blas(P, M, N, K, ta, tb)
     if blas:
         opa, opb = _t(a) if ta else a, _t(b) if tb else b
-        return np.matmul(opa[0], opb[0])[None] if a.shape[0] == 1 else np.matmul(opa, opb)
+        c = np.empty((P, M, N), a.dtype)
+
+        def rows(i, j):  # products i..j-1 of the batch, or rows i..j-1 of the one product
+            ci = c[i:j] if P > 1 else c[0, i:j]
+            np.matmul(opa[i:j] if P > 1 else opa[0, i:j], opb[i:j] if P > 1 else opb[0], out=ci)
+            if bias is not None:
+                ci += bias
+        n = P if P > 1 else M
+        if not (split and SERIAL_BLAS) or P * M * N * K < THREADED_WORK or n < 2:
+            rows(0, n)
+        else:  # OpenBLAS runs on its calling thread (jit.SERIAL_BLAS): two threads,
+            # each its own half of the batch or of the rows (cut at a multiple of 16)
+            in_halves(rows, n, n // 2 if P > 1 else n // 32 * 16)
+        return c
     c = np.empty((P, M, N), a.dtype)
-    if c.size and K and P * M * N * K >= THREADED_WORK and N >= 2 * NC:
+    if c.size and K and split and P * M * N * K >= THREADED_WORK and N >= 2 * NC:
         # two threads, each its own half of the N panels (the kernel releases
         # the GIL); Python threads, not prange: OpenMP workers spin against
         # OpenBLAS's threads (shared/NUMBA-NOTES.md)
         half = (N // 2 + NC - 1) // NC * NC
-        jobs = [_pool().submit(_gemm, c, a, b, ta, tb, n0, n1) for n0, n1 in ((0, half), (half, N))]
-        for job in jobs:
-            job.result()
+        in_halves(lambda n0, n1: _gemm(c, a, b, ta, tb, n0, n1), N, half)
     elif c.size and K:
         _gemm(c, a, b, ta, tb, 0, N)
     else:  # an empty output, or an empty sum (K = 0)
         c[...] = 0
+    if bias is not None:
+        c += bias
     return c
 
 
-@functools.lru_cache(maxsize=1)
-def _pool():
-    return ThreadPoolExecutor(2, thread_name_prefix="gemm")
-
-
 def _use_blas(P, M, N, K, ta, tb):
-    """np.matmul (BLAS, 2 threads) or the serial Numba kernel for P products
+    """np.matmul (BLAS, on 2 threads) or the serial Numba kernel for P products
     op(A) (M, K) @ op(B) (K, N)? Measured here (round-robin, best of 21,
     float32 and float64 alike), BLAS time / Numba time:
       any layout, M*N*K <= 16^3:           1.0-1.7 (a Numba call costs ~2 us,
@@ -266,13 +273,14 @@ def _use_blas(P, M, N, K, ta, tb):
     return True
 
 
-def _forward(name, a, b, transpose_b, blas):
+def _forward(name, a, b, transpose_b, blas, bias=None):
     a, b, tb, _, K, N = _host(name, a, b, transpose_b)
     a3, b3 = _fold(a, b)
-    return _product(a3, False, b3, tb, blas).reshape(a.shape[:-1] + (N,))
+    return _product(a3, False, b3, tb, blas, bias=bias).reshape(a.shape[:-1] + (N,))
 
 
-def _backward(name, dc, a, b, transpose_b, blas):
+def _backward(name, dc, a, b, transpose_b, blas, bias_grad=False):
+    """(da, db), and with bias_grad also dc summed over its rows (linear.py)."""
     a, b, tb, flipped, K, N = _host(name, a, b, transpose_b)
     if not isinstance(dc, np.ndarray):
         raise TypeError(f"{name}: dc must be a numpy.ndarray, got {type(dc).__name__}")
@@ -282,10 +290,24 @@ def _backward(name, dc, a, b, transpose_b, blas):
     (a3, b3), dc3 = _fold(a, b), _fold(np.ascontiguousarray(dc), b)[0]
     # with B = op(b) (K, N): da = dc @ B.T, dB = a.T @ dc, db = dB.T if tb else dB;
     # the folded batch makes dB's sum over the rows of a the sum over Bt too
-    da = _product(dc3, False, b3, not tb, blas)
-    db = _product(dc3, True, a3, False, blas) if tb else _product(a3, True, dc3, False, blas)
+    da_args = dc3, False, b3, not tb, blas
+    db_args = (dc3, True, a3, False, blas) if tb else (a3, True, dc3, False, blas)
+    dbias = None
+    if a3.size * N >= 2 * THREADED_WORK:
+        # two threads, one product each: the same work as splitting each product
+        # in two, in larger (faster) products and one hand-over instead of two
+        job = pool().submit(_product, *da_args, False)
+        db = _product(*db_args, False)
+        if bias_grad:  # while the other thread is still busy
+            dbias = dc3.sum(axis=tuple(range(dc3.ndim - 1)))  # (N,), also when N or M is 0
+        da = job.result()
+    else:
+        da, db = _product(*da_args), _product(*db_args)
+    if bias_grad and dbias is None:
+        dbias = dc3.sum(axis=tuple(range(dc3.ndim - 1)))  # (N,), also when N or M is 0
     db = db.reshape(b.shape)
-    return da.reshape(a.shape), _t(db) if flipped else db  # db has the caller's b's shape
+    out = da.reshape(a.shape), _t(db) if flipped else db  # db has the caller's b's shape
+    return out + (dbias,) if bias_grad else out
 
 
 def matmul_forward(a, b, transpose_b):

@@ -207,3 +207,17 @@ def test_integer_outputs_are_not_differentiable():
     assert not x.argmax().requires_grad
     assert not (x > 1).requires_grad
     assert x.long().grad_fn is None
+
+
+def test_gradients_of_slices_that_tile_overlap_or_leave_gaps():
+    # slices of a non-leaf meet in backward's accumulation: the q, k, v split of
+    # a fused projection tiles it (its gradients are concatenated); overlapping
+    # slices add up; a gap stays zero
+    x = tl.tensor(np.arange(12.0).reshape(2, 6), requires_grad=True)
+    q, k, v = (x * 1.0).split(2, dim=1)
+    (q * 1.0 + k * 2.0 + v * 3.0).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.repeat([[1.0, 1, 2, 2, 3, 3]], 2, axis=0))
+    y = tl.tensor(np.ones((2, 6)), requires_grad=True)
+    h = y * 1.0
+    ((h[:, :4] * 2.0).sum() + (h[:, 3:5] * 5.0).sum()).backward()
+    np.testing.assert_array_equal(y.grad.numpy(), np.repeat([[2.0, 2, 2, 7, 5, 0]], 2, axis=0))

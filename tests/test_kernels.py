@@ -78,3 +78,71 @@ def test_gemm_split_over_two_threads_matches_reference(tb):
     np.testing.assert_allclose(c, kernels.matmul.matmul_forward_reference(a, b, tb), rtol=1e-4, atol=1e-4)
     for got, want in zip(kernel.cpu(dc, a, b, tb), kernel.reference(dc, a, b, tb)):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.skipif(simulator(), reason="checks the CPU wrappers' two-thread split")
+@pytest.mark.parametrize("name, module, threshold, sizes, same_as_serial", [
+    ("gelu_forward", "gelu", "THREADED_SIZE", {"N": 300_001}, True),
+    ("gelu_backward", "gelu", "THREADED_SIZE", {"N": 300_001}, True),
+    ("layernorm_forward", "layernorm", "THREADED_SIZE", {"N": 8100, "C": 130}, True),
+    ("attention_forward", "attention", "THREADED_WORK", dict(B=2, H=4, T=70, S=67, E=16, Ev=16, variant=4), True),
+    ("attention_forward", "attention", "THREADED_WORK", dict(B=1, H=4, T=70, S=75, E=16, Ev=16, variant=3), True),
+    ("attention_backward", "attention", "THREADED_WORK", dict(B=2, H=4, T=70, S=67, E=16, Ev=16, variant=1), True),
+    ("attention_backward", "attention", "THREADED_WORK", dict(B=1, H=4, T=70, S=75, E=16, Ev=16, variant=2), True),
+    ("attention_forward", "attention", "THREADED_WORK", dict(B=2, H=2, T=130, S=131, E=8, Ev=8, variant=1), True),
+    ("attention_backward", "attention", "THREADED_WORK", dict(B=2, H=2, T=130, S=125, E=8, Ev=8, variant=4), True),
+    # BLAS may sum a product's rows in another order once they are split in two
+    ("linear_forward", "matmul", "THREADED_WORK", dict(M=301, K=100, N=130, bias=1), False),
+    ("linear_backward", "matmul", "THREADED_WORK", dict(M=301, K=100, N=290, bias=1), False),
+    ("matmul_backward", "matmul", "THREADED_WORK", dict(Bt=3, M=101, K=70, N=130, big_k=0, variant=3), False),
+])
+def test_split_over_two_threads_matches_reference_and_serial(name, module, threshold, sizes, same_as_serial,
+                                                            monkeypatch):
+    # sizes above the threshold from which the wrapper splits the work over two
+    # threads; the split must give the same bits run after run (training is
+    # reproducible), and for elementwise and per-head kernels the serial bits
+    k = kernels.KERNELS[name]
+    args = k.example(np.random.default_rng(1), np.float32, **sizes)
+    threaded = run(k, "cpu", args)
+    err_abs, err_rel, ok = compare(k, as_tuple(k.reference(*args)), threaded, np.float32)
+    assert ok, f"{name}: max abs error {err_abs:.3g}, rel {err_rel:.3g}"
+    for t, again in zip(threaded, run(k, "cpu", args)):
+        np.testing.assert_array_equal(t, again)
+    if same_as_serial:
+        monkeypatch.setattr(getattr(kernels, module), threshold, 1 << 62)
+        for t, s in zip(threaded, run(k, "cpu", args)):
+            np.testing.assert_array_equal(t, s)
+
+
+@pytest.mark.skipif(simulator(), reason="checks the CPU wrapper's two-thread split")
+def test_layernorm_backward_split_over_two_threads_matches_reference():
+    # each thread sums dweight and dbias over its own rows: the result may differ
+    # from one thread's sum in the last bits, but not from run to run
+    k = kernels.KERNELS["layernorm_backward"]
+    args = k.example(np.random.default_rng(3), np.float32, N=8100, C=130)
+    assert args[1].size >= kernels.layernorm.THREADED_SIZE
+    got = run(k, "cpu", args)
+    err_abs, err_rel, ok = compare(k, as_tuple(k.reference(*args)), got, np.float32)
+    assert ok, f"max abs error {err_abs:.3g}, rel {err_rel:.3g}"
+    for a, b in zip(got, run(k, "cpu", args)):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.skipif(simulator(), reason="checks the CPU wrappers")
+def test_attention_reads_head_views_of_a_fused_projection():
+    # GPT's layout: q, k, v are (B, nh, T, hs) views of one (B, T, 3C) array
+    B, T, nh, hs = 2, 5, 3, 4
+    C = nh * hs
+    rng = np.random.default_rng(2)
+    qkv = rng.standard_normal((B, T, 3 * C)).astype(np.float32)
+    q, k, v = (qkv[..., i * C:(i + 1) * C].reshape(B, T, nh, hs).swapaxes(1, 2) for i in range(3))
+    dout = rng.standard_normal((B, T, nh, hs)).astype(np.float32).swapaxes(1, 2)
+    K = kernels.backend("cpu")
+    copies = [np.ascontiguousarray(a) for a in (q, k, v)]
+    out, att = K.attention_forward(q, k, v, None, True, None)
+    out_c, att_c = K.attention_forward(*copies, None, True, None)
+    np.testing.assert_array_equal(out, out_c)
+    np.testing.assert_array_equal(att, att_c)
+    for got, want in zip(K.attention_backward(dout, q, k, v, att, None),
+                         K.attention_backward(np.ascontiguousarray(dout), *copies, att, None)):
+        np.testing.assert_array_equal(got, want)

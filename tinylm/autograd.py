@@ -7,6 +7,13 @@ input requires grad, records the node: its inputs, and a generation number one
 above the newest input. `backward` then visits nodes newest-generation first
 from a heap, so a node runs only after every node that consumed its output has
 passed its gradient down; no recursion, so a 10,000-op chain is fine.
+
+Gradients reaching one node from several consumers are summed in place once
+backward owns the sum (it allocated it), never in an array a Function handed
+down: Add's backward hands the same array to both of its inputs. Indexing
+hands down a SliceGrad (g at key, zero elsewhere), which is added into the
+input's gradient at key rather than built as a whole zero array; the q, k, v
+slices of a fused projection, which tile it, are simply concatenated.
 """
 import contextlib
 import heapq
@@ -64,6 +71,17 @@ def sum_to(grad, shape):
 
 
 _FREED = object()  # marks saved values released after backward
+_Tensor = None
+
+
+def _tensor_class():
+    """tinylm's Tensor, imported on first use: its module imports this one.
+    (Kept in a global: an import statement in apply cost ~1 us a call.)"""
+    global _Tensor
+    if _Tensor is None:
+        from ._tensor import Tensor
+        _Tensor = Tensor
+    return _Tensor
 
 
 class Function:
@@ -83,8 +101,7 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **options):
-        from ._tensor import Tensor  # the Tensor module imports this one
-
+        Tensor = _tensor_class()
         fn = cls()
         fn.saved = ()
         arrays = [a.data if isinstance(a, Tensor) else a for a in args]
@@ -131,17 +148,95 @@ def _run_hooks(tensor, grad):
 
 
 def _wrap(array):
-    from ._tensor import Tensor
-    return Tensor(array)
+    return _tensor_class()(array)
+
+
+class SliceGrad:
+    """The gradient of x[key] for x of `shape`: g at key, zero elsewhere.
+    Indexing's backward returns one; backward() adds it where it is needed."""
+
+    def __init__(self, shape, key, g, advanced):
+        self.shape, self.key, self.g, self.advanced = shape, key, g, advanced
+
+    def add_to(self, out):
+        if self.advanced:  # x[[0, 0]] picks an element twice: add both
+            np.add.at(out, self.key, self.g)
+        else:
+            out[self.key] += self.g
+        return out
+
+    def array(self, dtype):
+        return self.add_to(np.zeros(self.shape, dtype))
+
+
+class _Slices(list):
+    """The SliceGrads reaching one input, kept until its gradient is
+    complete. If they are x[..., a:b] slices that tile x along one axis (a
+    split: the fused q, k, v projection), the gradient is their
+    concatenation, one pass; else they are added into a zero array."""
+
+    def __init__(self, first, dtype):
+        super().__init__([first])
+        self.dtype = dtype
+
+    def array(self):
+        axis = self.tiling_axis()
+        if axis is not None:
+            parts = sorted(self, key=lambda sg: sg.key[axis].start)
+            return np.concatenate([sg.g for sg in parts], axis=axis).astype(self.dtype, copy=False)
+        out = np.zeros(self[0].shape, self.dtype)
+        for sg in self:
+            sg.add_to(out)
+        return out
+
+    def tiling_axis(self):
+        """The axis along which the keys (:, ..., :, a:b) cover x once, or None."""
+        axis = len(self[0].key) - 1
+        if axis < 0:
+            return None
+        spans = []
+        for sg in self:
+            key = sg.key
+            if (sg.advanced or len(key) != axis + 1 or not all(isinstance(k, slice) for k in key)
+                    or any(k != slice(None) for k in key[:axis]) or key[axis].step not in (None, 1)):
+                return None
+            spans.append((key[axis].start or 0, key[axis].stop))
+        end = 0
+        for start, stop in sorted(spans, key=lambda span: span[0]):
+            if start != end or stop is None:
+                return None
+            end = stop
+        return axis if end == self[0].shape[axis] else None
 
 
 def _accumulate_grad(tensor, grad):
     """tensor.grad += grad, owning its own copy the first time."""
-    from ._tensor import Tensor
     if tensor.grad is None:
-        tensor.grad = Tensor(np.array(grad, dtype=tensor.dtype, copy=True))
+        tensor.grad = _tensor_class()(np.array(grad, dtype=tensor.dtype, copy=True))
     else:
         tensor.grad.data += grad
+
+
+def _sum_into(grads, owned, fn, ig):
+    """grads[fn] += ig: in place when backward allocated grads[fn] (its id is
+    in `owned`), else into a new array that it then owns."""
+    acc = grads[fn]
+    if isinstance(acc, _Slices):
+        if isinstance(ig, SliceGrad):
+            acc.append(ig)
+            return
+        acc = grads[fn] = acc.array()
+        owned.add(id(acc))
+    if id(acc) in owned:
+        if isinstance(ig, SliceGrad):
+            ig.add_to(acc)
+        else:
+            np.add(acc, ig, out=acc)
+        return
+    # (asarray: the sum of two 0-d arrays is a NumPy scalar)
+    acc = ig.add_to(acc.copy()) if isinstance(ig, SliceGrad) else np.asarray(acc + ig)
+    grads[fn] = acc
+    owned.add(id(acc))
 
 
 def backward(root, grad, retain_graph=False):
@@ -153,10 +248,14 @@ def backward(root, grad, retain_graph=False):
         return
     tie = itertools.count()  # breaks generation ties in the heap
     grads = {root.grad_fn: grad}
+    owned = set()  # ids of the arrays in grads that backward allocated itself
     heap = [(-root.grad_fn.generation, next(tie), root.grad_fn)]
     while heap:
         _, _, fn = heapq.heappop(heap)
         g = grads.pop(fn)
+        if isinstance(g, _Slices):
+            g = g.array()
+        owned.discard(id(g))  # fn.backward may hand g itself down to several inputs
         if fn.saved is _FREED:
             raise RuntimeError(
                 f"Trying to backward through the graph a second time ({fn.name}'s saved "
@@ -175,20 +274,25 @@ def backward(root, grad, retain_graph=False):
         for inp, needed, ig in zip(fn.inputs, fn.needs_input_grad, in_grads):
             if not needed or ig is None:
                 continue
-            ig = np.asarray(ig)
-            if ig.shape != inp.shape:
-                raise RuntimeError(f"{fn.name} returned a gradient of shape {ig.shape} "
+            sliced = isinstance(ig, SliceGrad)
+            if not sliced:
+                ig = np.asarray(ig)
+            if tuple(ig.shape) != inp.shape:
+                raise RuntimeError(f"{fn.name} returned a gradient of shape {tuple(ig.shape)} "
                                    f"for an input of shape {inp.shape}")
-            ig = ig.astype(inp.dtype, copy=False)
+            if not sliced:
+                ig = ig.astype(inp.dtype, copy=False)
             parent = inp.grad_fn
             if parent is None:
+                if sliced:
+                    ig = ig.array(inp.dtype)
                 if inp._hooks:
                     ig = _run_hooks(inp, ig)
                 _accumulate_grad(inp, ig)
             elif parent in grads:
-                grads[parent] = grads[parent] + ig
+                _sum_into(grads, owned, parent, ig)
             else:
-                grads[parent] = ig
+                grads[parent] = _Slices(ig, inp.dtype) if sliced else ig
                 heapq.heappush(heap, (-parent.generation, next(tie), parent))
         if not retain_graph and fn.saved:
             fn.saved = _FREED

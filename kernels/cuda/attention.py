@@ -175,8 +175,10 @@ def attention_forward(q, k, v, mask=None, causal=False, scale=None, launch=None)
     return out, att
 
 
-def attention_backward(dout, q, k, v, att, scale=None, launch=None):
-    """(dq, dk, dv) as device arrays, from dout and the saved weights att."""
+def attention_backward(dout, q, k, v, att, scale=None, causal=False, launch=None):
+    """(dq, dk, dv) as device arrays, from dout and the saved weights att.
+    causal (att is 0 above the diagonal) is accepted for the CPU signature;
+    these kernels multiply the zeros."""
     name = "attention_backward"
     q, k, v = _check_qkv(name, q, k, v)
     dout, att = _device(name, "dout", dout, 4), _device(name, "att", att, 4)

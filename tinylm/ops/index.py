@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import autograd
 from .._tensor import Tensor
-from ..autograd import Function
+from ..autograd import Function, SliceGrad
 
 
 def _index_array(k):
@@ -63,12 +63,8 @@ class GetItem(Function):
         return _checked(lambda: x[key], key, x.shape)
 
     def backward(self, g):
-        dx = np.zeros(self.in_shape, dtype=g.dtype)
-        if self.advanced:
-            np.add.at(dx, self.key, g)
-        else:
-            dx[self.key] = g
-        return dx
+        # g at key, zero elsewhere: autograd adds it into the input's gradient
+        return SliceGrad(self.in_shape, self.key, g, self.advanced)
 
 
 def getitem(x, key):

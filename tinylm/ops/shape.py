@@ -5,6 +5,8 @@ Each backward moves the gradient back to where the input's elements were:
 reshape reshapes it back, permute applies the inverse permutation, expand
 sums over the broadcast dims, cat splits it.
 """
+import math
+
 import numpy as np
 
 from .. import dtypes
@@ -22,7 +24,7 @@ def _sizes(args):
 def _infer_shape(shape, numel, name):
     if shape.count(-1) > 1:
         raise RuntimeError(f"{name}: only one dimension can be inferred (-1), got {list(shape)}")
-    known = int(np.prod([s for s in shape if s != -1]))
+    known = math.prod(s for s in shape if s != -1)  # (np.prod costs ~5 us a call)
     if -1 in shape:
         if known == 0 or numel % known:
             raise RuntimeError(f"{name}: shape {list(shape)} is invalid for input of size {numel}")

@@ -24,22 +24,28 @@ from .activation import safe_softmax
 from .layers import dropout
 
 
+def _as_4d(a):
+    """(B, H, ., .): 4-D arrays stay as they are (the kernels read any strides,
+    so the head-split views of a fused qkv projection are not copied); others
+    get their leading dims flattened into B, with H = 1."""
+    return a if a.ndim == 4 else a.reshape((-1, 1) + a.shape[-2:])
+
+
 class Attention(Function):
     def forward(self, q, k, v, mask, causal, scale):
         lead = q.shape[:-2]
-        q4, k4, v4 = (a.reshape((-1, 1) + a.shape[-2:]) for a in (q, k, v))  # (B, 1, ., .)
-        if mask is not None:
-            mask = np.broadcast_to(mask, lead + (q.shape[-2], k.shape[-2]))
-            mask = mask.reshape((-1, 1) + mask.shape[-2:])
+        q4, k4, v4 = _as_4d(q), _as_4d(k), _as_4d(v)
+        if mask is not None and q.ndim != 4:  # a 4-D q takes the mask as it broadcasts
+            mask = _as_4d(np.broadcast_to(mask, lead + (q.shape[-2], k.shape[-2])))
         out, att = kernels_for(q).attention_forward(q4, k4, v4, mask, causal, scale)
         self.save_for_backward(q4, k4, v4, att)
-        self.scale, self.shapes = scale, (q.shape, k.shape, v.shape)
+        self.scale, self.causal, self.shapes = scale, causal, (q.shape, k.shape, v.shape)
         return out.reshape(lead + out.shape[-2:])
 
     def backward(self, g):
         q4, k4, v4, att = self.saved
-        g4 = g.reshape((-1, 1) + g.shape[-2:])
-        grads = kernels_for(g).attention_backward(g4, q4, k4, v4, att, self.scale)
+        g4 = _as_4d(g)
+        grads = kernels_for(g).attention_backward(g4, q4, k4, v4, att, self.scale, self.causal)
         return tuple(d.reshape(shape) for d, shape in zip(grads, self.shapes)) + (None,)
 
 

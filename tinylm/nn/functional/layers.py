@@ -1,6 +1,7 @@
 """The functional forms of the basic layers: linear, embedding, dropout, layer_norm.
 
-linear runs the matmul kernels with W in its (out, in) layout. embedding and layer_norm are fused ops whose
+linear runs the linear kernels (kernels/linear.py: matmul with the bias
+folded in) with W in its (out, in) layout. embedding and layer_norm are fused ops whose
 forward and backward run as kernels (kernels/embedding.py and
 kernels/layernorm.py, llm.c's encoder and layernorm passes):
     embedding:  out = W[idx];  dW[idx[i]] += dout[i]  (scatter-add; repeated
@@ -17,25 +18,21 @@ from ...backend import kernels_for
 
 
 class Linear(Function):
-    """y = x @ W.T + b over rows x (M, in): W stays in its (out, in) layout,
-    which is the matmul kernel's transpose_b layout."""
+    """y = x @ W.T + b over rows x (M, in): W stays in its (out, in) layout.
+    The linear kernels add b (and sum db) inside their matmul threads."""
 
     def forward(self, x, w, b):
         rows = x.reshape(-1, x.shape[-1])
-        K = kernels_for(x)
-        y = K.matmul_forward(rows, w, True)
-        if b is not None:
-            y += b
+        y = kernels_for(x).linear_forward(rows, w, b)
         self.save_for_backward(rows, w)
         self.x_shape, self.has_bias = x.shape, b is not None
         return y.reshape(x.shape[:-1] + (w.shape[0],))
 
     def backward(self, g):
         rows, w = self.saved
-        g2 = g.reshape(-1, w.shape[0])
-        dx, dw = kernels_for(g).matmul_backward(g2, rows, w, True)
-        db = g2.sum(axis=0) if self.has_bias else None
-        return dx.reshape(self.x_shape), dw, db
+        grads = kernels_for(g).linear_backward(g.reshape(-1, w.shape[0]), rows, w, self.has_bias)
+        db = grads[2] if self.has_bias else None
+        return grads[0].reshape(self.x_shape), grads[1], db
 
 
 def linear(input, weight, bias=None):
