@@ -25,6 +25,7 @@ from .. import nn
 from ..nn import functional as F
 from ..optim import AdamW
 from .generation import check_generate_args, generate_tokens
+from .gpt_decode import fused_forward, pack_weights
 
 
 @dataclass
@@ -268,24 +269,27 @@ class GPT(nn.Module):
         sequence is longer than block_size, every step instead runs the last block_size tokens
         from an empty cache (the window slides, so every position shifts and no cached key is
         valid): the same cost and the same result as use_cache=False, which crops the context
-        to the last block_size tokens and runs the full forward at every step, as nanoGPT."""
+        to the last block_size tokens and runs the full forward at every step, as nanoGPT.
+        The cached steps run on one fused kernel (models/gpt_decode.py) unless the weights are
+        not float32/float64 NumPy arrays or dropout is active: then on forward(kv_cache=...)."""
         ids = check_generate_args(idx, max_new_tokens, temperature, top_k, top_p, eos,
                                   self.config.vocab_size)
         block_size = self.config.block_size
         seq = ids[:, :0]  # every token so far (B, L)
         cache = KVCache(self.config, ids.shape[0], self.lm_head.weight.dtype) if use_cache else None
+        # the fused kernel (models/gpt_decode.py) runs every cached step when the weights allow
+        weights = pack_weights(self) if use_cache else None
 
         def step(new):
             nonlocal seq
             seq = np.concatenate([seq, new], axis=1)
             if cache is None:
-                logits, _ = self(Tensor(seq[:, -block_size:]))
-            elif cache.pos + new.shape[1] <= block_size:
-                logits, _ = self(Tensor(new), kv_cache=cache)
-            else:
-                cache.pos = 0  # window slid past block_size: refill from scratch
-                logits, _ = self(Tensor(seq[:, -block_size:]), kv_cache=cache)
-            return logits.data[:, -1, :]  # (B, V)
+                return self(Tensor(seq[:, -block_size:]))[0].data[:, -1, :]
+            if cache.pos + new.shape[1] > block_size:
+                cache.pos, new = 0, seq[:, -block_size:]  # window slid past block_size: refill from scratch
+            if weights is not None:
+                return fused_forward(cache, weights, new)
+            return self(Tensor(new), kv_cache=cache)[0].data[:, -1, :]  # (B, V)
 
         with autograd.no_grad():
             return generate_tokens(step, ids, max_new_tokens, temperature, top_k, top_p, eos)
