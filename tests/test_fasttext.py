@@ -171,7 +171,7 @@ def test_fasttext_repeatable_and_threads():
     assert np.isfinite(c.wv.vectors).all()
     assert calls[-1][0] == calls[-1][1] == 2 * 300 * 8
     lrs = [lr for _, _, lr in sorted(calls, key=lambda x: x[0])]
-    assert lrs[0] == 0.025 and min(lrs) < 0.025                     # alpha decays
+    assert max(lrs) <= 0.025 and min(lrs) < max(lrs)  # alpha decays (2 workers report in any order)
 
 
 def test_fasttext_bad_input():
