@@ -4,6 +4,7 @@
     tinylm generate  sample text from a checkpoint
     tinylm eval      validation loss and perplexity of a checkpoint
     tinylm bench     time training steps and generation
+    tinylm wordvec   train and query word vectors (word2vec, glove, fasttext)
 
 `tinylm <command> --help` explains every option. Mistakes in the input (a
 missing or empty corpus, a prompt the tokenizer cannot encode, a checkpoint
