@@ -41,7 +41,6 @@ tiny products and for skinny ones in its own layout, BLAS elsewhere.
 import numpy as np
 
 from .jit import SERIAL_BLAS, cpu_kernel, in_halves, pool
-from .jit import pool as _pool  # noqa: F401  (kernels/rnn_seq.py imports it from here)
 from .registry import Kernel, register
 from .validate import FLOATS, lazy_cuda
 

@@ -1,6 +1,5 @@
 """tl.save / tl.load: round trips, plain safetensors weights, atomic writes,
 and clear errors for truncated, corrupt and wrong-model files."""
-import os
 import signal
 import subprocess
 import sys

@@ -18,6 +18,7 @@ import time
 import numpy as np
 
 from . import random
+from ._tensor import Tensor
 from .models import build_model
 from .optim import AdamW
 
@@ -48,7 +49,6 @@ def batch(T, B=BATCH, seed=0):
 
 def train_step(model, x, y, lr=1e-3):
     """One training step as a function of no arguments: forward, loss, backward, AdamW, zero_grad."""
-    from ._tensor import Tensor
     opt = AdamW(model.parameters(), lr=lr)
     xt, yt = Tensor(x), Tensor(y)
 
@@ -62,7 +62,6 @@ def train_step(model, x, y, lr=1e-3):
 
 
 def generate_fn(model, B, prompt_len=GEN_PROMPT, new_tokens=GEN_TOKENS):
-    from ._tensor import Tensor
     model.eval()
     idx = Tensor(np.random.default_rng(1).integers(0, VOCAB, (B, prompt_len)))
     return lambda: model.generate(idx, new_tokens, temperature=0.0)

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import autograd
 from .._tensor import Tensor
-from ..data import load_corpus, sequential_windows, split_ids
+from ..data import sequential_windows, split_ids
 from ..models import build_model
 from ..nn import functional as F
 from ..serialization import load
@@ -139,5 +139,3 @@ def describe(meta):
     cfg = meta["config"]
     return f"{meta['kind']} " + json.dumps(cfg, separators=(", ", "="))[1:-1].replace('"', "")
 
-
-__all__ = ["load_corpus", "make_tokenizer", "load_lm", "evaluate_loss", "sample_text"]
