@@ -32,7 +32,7 @@ demo: $(VENV)/.installed-demo
 test: setup
 	$(PY) -m pytest tests
 	# the CUDA kernels, under Numba's CUDA simulator, in a process of their own
-	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest tests/test_kernels.py tests/test_cuda_primitives.py
+	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest tests/test_kernels.py tests/test_cuda_primitives.py tests/test_cuda_errors.py tests/test_cuda_random.py
 
 clean:
 	rm -rf $(VENV) .numba_cache .hypothesis .pytest_cache *.egg-info out

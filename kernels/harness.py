@@ -31,13 +31,15 @@ def run(kernel, backend, args, launch=None):
         args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
         return tuple(np.asarray(o) for o in as_tuple(kernel.cpu(*args)))
     from numba import cuda
-    dargs = [cuda.to_device(a) if isinstance(a, np.ndarray) else a for a in args]
+
+    from .cuda.transfers import to_device, to_host  # counted copies, as tinylm's
+    dargs = [to_device(a) if isinstance(a, np.ndarray) else a for a in args]
     if launch is None and simulator():
         launch = kernel.sim_launch
     kw = {} if launch is None else {"launch": launch}
     out = as_tuple(kernel.cuda(*dargs, **kw))
     cuda.synchronize()
-    return tuple(o.copy_to_host() if hasattr(o, "copy_to_host") else np.asarray(o) for o in out)
+    return tuple(to_host(o) if hasattr(o, "copy_to_host") else np.asarray(o) for o in out)
 
 
 def compare(kernel, expected, got, dtype):

@@ -103,10 +103,22 @@ def cuda_kernel(fn):
     return cuda.jit(fastmath=False)(fn)  # keeps IEEE inf/NaN and exact division
 
 
+# Under NUMBA_ENABLE_CUDASIM every CUDA thread is a Python thread (~0.15 ms
+# each): a launch without an explicit configuration gets a few threads in
+# several blocks instead, which grid-stride kernels cover the work with.
+SIM_LAUNCH = (3, 4)
+
+
+def simulating():
+    return bool(numba.config.ENABLE_CUDASIM)
+
+
 def grid(n, launch=None, threads=THREADS):
     """(blocks, threads) covering n work items, unless `launch` gives them."""
     if launch is not None:
         return launch
+    if simulating():
+        return SIM_LAUNCH
     return (max(1, min(65535, (n + threads - 1) // threads)), threads)
 
 
@@ -114,4 +126,6 @@ def rows_grid(rows, launch=None, threads=THREADS):
     """One block per row (grid-stride beyond 65535 rows)."""
     if launch is not None:
         return launch
+    if simulating():
+        return SIM_LAUNCH
     return (max(1, min(65535, rows)), threads)

@@ -46,4 +46,5 @@ def lazy_cuda(module, name):
         return fn(*args, **kwargs)
     call.__name__ = f"{name}_cuda"
     call.__qualname__ = call.__name__
+    call.target = (module, name)  # for callers that inspect the wrapper's keywords
     return call

@@ -384,9 +384,9 @@ def test_transfer_counter_counts_only_explicit_copies():
         s = R.reduce("sum", M.cat([z, y], 1, launch=LAUNCH), axis=1, launch=LAUNCH)
     assert (work.h2d, work.d2h) == (0, 0)
     with transfers.counting() as checked:
-        M.take(y, idx, 1, launch=LAUNCH)  # check=True reads the 2-int64 bounds flag back
+        M.take(y, idx, 1, launch=LAUNCH)  # check=True reads the 4-int64 error register back
         total = to_host(s)
-    assert (checked.h2d, checked.d2h, checked.d2h_bytes) == (0, 2, 16 + 16)
+    assert (checked.h2d, checked.d2h, checked.d2h_bytes) == (0, 2, 32 + 16)
     np.testing.assert_allclose(total, (x.T * 0.5)[:, [2, 0]].sum(1) + (x.T * 0.5).sum(1))
     before = transfers.snapshot()
     to_host(dx)

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import autograd
 from . import dtypes
-from .device import CPU, check_device
+from .device import CPU, DeviceArray, check_device, device_of
 from .device import device as Device
 
 
@@ -19,9 +19,10 @@ class Tensor:
     __hash__ = object.__hash__  # tensors are dict keys by identity, as in PyTorch
 
     def __init__(self, data, requires_grad=False, _grad_fn=None):
-        if not isinstance(data, np.ndarray):
+        if not isinstance(data, (np.ndarray, DeviceArray)):
             data = np.asarray(data)
-        self.data = data  # the NumPy array (unlike PyTorch, where .data is a Tensor)
+        # the NumPy array, or on cuda a CudaArray (unlike PyTorch, where .data is a Tensor)
+        self.data = data
         self.grad = None
         self.grad_fn = _grad_fn
         self._requires_grad = _grad_fn is not None  # an op's output in a graph
@@ -45,7 +46,11 @@ class Tensor:
 
     @property
     def device(self):
-        return CPU
+        return device_of(self.data)
+
+    @property
+    def is_cuda(self):
+        return self.device.type == "cuda"
 
     @property
     def is_leaf(self):
@@ -85,6 +90,9 @@ class Tensor:
         if self.requires_grad:
             raise RuntimeError("Can't call numpy() on a tensor that requires grad. "
                                "Use tensor.detach().numpy() instead.")
+        if not isinstance(self.data, np.ndarray):
+            raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use "
+                            "Tensor.cpu() to copy the tensor to host memory first.")
         return self.data
 
     def __array__(self, dtype=None, copy=None):
@@ -127,8 +135,10 @@ class Tensor:
             raise TypeError("iteration over a 0-d tensor")
         return (self[i] for i in range(self.shape[0]))
 
-    def to(self, *args, dtype=None, device=None, copy=False):
-        """t.to(dtype), t.to('cpu'), t.to(other_tensor), t.to('cpu', tl.float64)."""
+    def to(self, *args, dtype=None, device=None, copy=False, non_blocking=False):
+        """t.to(dtype), t.to('cuda'), t.to(other_tensor), t.to('cuda', tl.float64).
+        Moving between devices copies (counted: tinylm.cuda.transfers) and is
+        differentiable, as in PyTorch: the gradient flows back to the source."""
         for a in args:
             if isinstance(a, Tensor):
                 dtype, device = a.dtype, a.device
@@ -136,14 +146,17 @@ class Tensor:
                 device = a
             else:
                 dtype = a
-        check_device(device)
+        out = self
+        if device is not None and check_device(device) != self.device:
+            from .ops.pointwise import ToDevice
+            out, copy = ToDevice.apply(self, device=check_device(device)), False
         dtype = dtypes.to_dtype(dtype)
-        if dtype is None or dtype == self.dtype:
-            return self.clone() if copy else self
+        if dtype is None or dtype == out.dtype:
+            return out.clone() if copy else out
         from .ops.pointwise import Cast
-        if dtypes.is_floating(dtype) and self.requires_grad:
-            return Cast.apply(self, dtype=dtype)
-        return Tensor(self.data.astype(dtype))
+        if dtypes.is_floating(dtype) and out.requires_grad:
+            return Cast.apply(out, dtype=dtype)
+        return Tensor(out.data.astype(dtype))
 
     def float(self):
         return self.to(dtypes.float32)
@@ -167,10 +180,10 @@ class Tensor:
         return self.to(other.dtype)
 
     def cpu(self):
-        return self
+        return self.to("cpu")
 
-    def cuda(self, device=None):
-        check_device("cuda" if device is None else device)
+    def cuda(self, device=None, non_blocking=False):
+        return self.to("cuda" if device is None else device)
 
     # ---- autograd ----------------------------------------------------------
     def detach(self):
@@ -204,9 +217,12 @@ class Tensor:
             if self.data.size != 1:
                 raise RuntimeError(f"grad can be implicitly created only for scalar outputs; "
                                    f"this tensor has shape {self.shape}: pass backward(gradient=...)")
-            grad = np.ones(self.shape, dtype=self.dtype)
+            grad = np.ones_like(self.data)
         else:
-            grad = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient)
+            grad = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
+            if device_of(grad) != self.device:
+                raise RuntimeError(f"backward: the gradient is on {device_of(grad)} but the tensor "
+                                   f"on {self.device}")
             if grad.shape != self.shape:
                 raise RuntimeError(f"backward: gradient has shape {grad.shape} but the tensor "
                                    f"has shape {self.shape}")
@@ -215,9 +231,10 @@ class Tensor:
 
     # ---- printing ----------------------------------------------------------
     def __repr__(self):
-        body = np.array2string(self.data, precision=4, separator=", ", prefix="tensor(", floatmode="fixed",
+        host = self.data if isinstance(self.data, np.ndarray) else self.data.to_host()
+        body = np.array2string(host, precision=4, separator=", ", prefix="tensor(", floatmode="fixed",
                                threshold=1000, edgeitems=3)
-        extras = []
+        extras = [] if isinstance(self.data, np.ndarray) else [f"device='{self.device}'"]
         if self.dtype not in (dtypes.get_default_dtype(), dtypes.int64, dtypes.bool):
             extras.append(f"dtype=tinylm.{self.dtype}")
         if self.data.size == 0:

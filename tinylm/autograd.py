@@ -22,6 +22,8 @@ import weakref
 
 import numpy as np
 
+from .backend import asarray
+
 _grad_enabled = True
 
 
@@ -143,7 +145,7 @@ def _run_hooks(tensor, grad):
     for hook in list(tensor._hooks.values()):
         new = hook(_wrap(grad))
         if new is not None:
-            grad = np.asarray(new.data if hasattr(new, "data") else new, dtype=grad.dtype)
+            grad = asarray(new.data if hasattr(new, "data") else new).astype(grad.dtype, copy=False)
     return grad
 
 
@@ -166,7 +168,7 @@ class SliceGrad:
         return out
 
     def array(self, dtype):
-        return self.add_to(np.zeros(self.shape, dtype))
+        return self.add_to(np.zeros_like(self.g, dtype=dtype, shape=self.shape))
 
 
 class _Slices(list):
@@ -184,7 +186,7 @@ class _Slices(list):
         if axis is not None:
             parts = sorted(self, key=lambda sg: sg.key[axis].start)
             return np.concatenate([sg.g for sg in parts], axis=axis).astype(self.dtype, copy=False)
-        out = np.zeros(self[0].shape, self.dtype)
+        out = np.zeros_like(self[0].g, dtype=self.dtype, shape=self[0].shape)
         for sg in self:
             sg.add_to(out)
         return out
@@ -212,7 +214,7 @@ class _Slices(list):
 def _accumulate_grad(tensor, grad):
     """tensor.grad += grad, owning its own copy the first time."""
     if tensor.grad is None:
-        tensor.grad = _tensor_class()(np.array(grad, dtype=tensor.dtype, copy=True))
+        tensor.grad = _tensor_class()(asarray(grad).astype(tensor.dtype, copy=True))
     else:
         tensor.grad.data += grad
 
@@ -234,7 +236,7 @@ def _sum_into(grads, owned, fn, ig):
             np.add(acc, ig, out=acc)
         return
     # (asarray: the sum of two 0-d arrays is a NumPy scalar)
-    acc = ig.add_to(acc.copy()) if isinstance(ig, SliceGrad) else np.asarray(acc + ig)
+    acc = ig.add_to(acc.copy()) if isinstance(ig, SliceGrad) else asarray(acc + ig)
     grads[fn] = acc
     owned.add(id(acc))
 
@@ -276,7 +278,7 @@ def backward(root, grad, retain_graph=False):
                 continue
             sliced = isinstance(ig, SliceGrad)
             if not sliced:
-                ig = np.asarray(ig)
+                ig = asarray(ig)
             if tuple(ig.shape) != inp.shape:
                 raise RuntimeError(f"{fn.name} returned a gradient of shape {tuple(ig.shape)} "
                                    f"for an input of shape {inp.shape}")

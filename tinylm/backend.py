@@ -23,6 +23,7 @@ import os
 import numpy as np
 
 import kernels
+from .device import DeviceArray
 
 _CPU = kernels.backend("cpu")
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt parameters (malloc.h)
@@ -44,7 +45,21 @@ KEEPS_FREED_MEMORY = _keep_freed_memory()
 
 
 def kernels_for(array):
-    """The kernel table for the device holding `array` (a NumPy array: CPU)."""
+    """The kernel table for the device holding `array`: a NumPy array's the
+    CPU's, a CudaArray's the cuda one (tinylm/cuda/kernel_table.py)."""
     if isinstance(array, np.ndarray):
         return _CPU
+    if isinstance(array, DeviceArray):
+        from .cuda.kernel_table import TABLE
+        return TABLE
     raise TypeError(f"no kernels for arrays of type {type(array).__name__}")
+
+
+def is_array(x):
+    """True for the arrays tensors hold: NumPy arrays and device arrays."""
+    return isinstance(x, (np.ndarray, DeviceArray))
+
+
+def asarray(x):
+    """np.asarray that leaves device arrays where they are."""
+    return x if isinstance(x, DeviceArray) else np.asarray(x)

@@ -9,6 +9,7 @@ from . import dtypes
 from . import random as _random
 from ._tensor import Tensor
 from .device import check_device
+from .ops.pointwise import move
 
 
 def _size(size):
@@ -25,14 +26,30 @@ def _size(size):
 
 
 def _make(array, dtype, device, requires_grad):
-    check_device(device)
+    """A tensor of a host array, copied to `device` (counted) if that is cuda."""
+    device = check_device(device)
     if dtype is not None:
         array = array.astype(dtypes.to_dtype(dtype), copy=False)
+    if device.type == "cuda":
+        array = move(array, device)
     return Tensor(array, requires_grad=requires_grad)
+
+
+def _filled(shape, value, dtype, device, requires_grad):
+    """A tensor of one value, filled where it lives (no copy on cuda)."""
+    device = check_device(device)
+    if device.type == "cuda":
+        from .cuda.array import _full
+        return Tensor(_full(shape, value, dtype), requires_grad=requires_grad)
+    return Tensor(np.full(shape, value, dtype), requires_grad=requires_grad)
+
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False):
     """A new tensor holding a copy of `data` (nested lists, scalars, arrays, tensors)."""
+    if isinstance(data, Tensor) and not isinstance(data.data, np.ndarray):  # a cuda tensor
+        out = data.detach().to(device or data.device, dtype=dtype, copy=True)
+        return out.requires_grad_(requires_grad)
     if isinstance(data, Tensor):
         data = data.data
     elif isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in data):
@@ -61,20 +78,22 @@ def _floats(dtype):
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False):
-    return _make(np.zeros(_size(size), _floats(dtype)), None, device, requires_grad)
+    return _filled(_size(size), 0, _floats(dtype), device, requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False):
-    return _make(np.ones(_size(size), _floats(dtype)), None, device, requires_grad)
+    return _filled(_size(size), 1, _floats(dtype), device, requires_grad)
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False):
-    return _make(np.empty(_size(size), _floats(dtype)), None, device, requires_grad)
+    return _filled(_size(size), 0, _floats(dtype), device, requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
     dtype = dtypes.to_dtype(dtype) or dtypes.infer_dtype(fill_value)
-    return _make(np.full(_size((size,)), fill_value, dtype), None, device, requires_grad)
+    return _filled(_size((size,)), fill_value, dtype, device, requires_grad)
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
@@ -85,20 +104,21 @@ def _like(t, dtype):
     return dtypes.to_dtype(dtype) or t.dtype
 
 
+# *_like: on t's device unless told otherwise, as in PyTorch
 def zeros_like(t, dtype=None, device=None, requires_grad=False):
-    return _make(np.zeros(t.shape, _like(t, dtype)), None, device, requires_grad)
+    return _filled(t.shape, 0, _like(t, dtype), device or t.device, requires_grad)
 
 
 def ones_like(t, dtype=None, device=None, requires_grad=False):
-    return _make(np.ones(t.shape, _like(t, dtype)), None, device, requires_grad)
+    return _filled(t.shape, 1, _like(t, dtype), device or t.device, requires_grad)
 
 
 def empty_like(t, dtype=None, device=None, requires_grad=False):
-    return _make(np.empty(t.shape, _like(t, dtype)), None, device, requires_grad)
+    return _filled(t.shape, 0, _like(t, dtype), device or t.device, requires_grad)
 
 
 def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
-    return _make(np.full(t.shape, fill_value, _like(t, dtype)), None, device, requires_grad)
+    return _filled(t.shape, fill_value, _like(t, dtype), device or t.device, requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
@@ -118,6 +138,13 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
         start, end, step = int(start), int(end), int(step)
     # PyTorch: ceil((end - start) / step) values start + i * step, then cast
     n = int(np.ceil((end - start) / step))
+    if check_device(device).type == "cuda":  # counted on the device, no copy
+        from .cuda.array import CudaArray
+        from kernels.cuda.movement import arange as device_arange
+        dt = dtypes.to_dtype(dtype)
+        if dt == np.int64 or dtypes.is_floating(dt):
+            values = CudaArray(device_arange(start, start + n * step, step, dtype=dt))
+            return Tensor(values[:max(n, 0)], requires_grad=requires_grad)
     values = start + np.arange(max(n, 0)) * step  # int64, or float64 for float bounds
     return _make(values.astype(dtypes.to_dtype(dtype)), None, device, requires_grad)
 
@@ -127,23 +154,30 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
 
 
 def randn(*size, dtype=None, device=None, requires_grad=False):
-    """Standard normal samples from the global generator (tl.manual_seed)."""
+    """Standard normal samples from the global generator (tl.manual_seed);
+    on cuda from the cuda generator, drawn on the device."""
+    dtype, device = _float_only(_floats(dtype), "randn"), check_device(device)
+    if device.type == "cuda":
+        return Tensor(_random.normal(_size(size), dtype, device), requires_grad=requires_grad)
     array = _random.generator().standard_normal(_size(size), dtype=np.float64)
-    return _make(array.astype(_float_only(_floats(dtype), "randn")), None, device, requires_grad)
+    return _make(array.astype(dtype), None, device, requires_grad)
 
 
 def rand(*size, dtype=None, device=None, requires_grad=False):
-    """Uniform samples in [0, 1) from the global generator."""
+    """Uniform samples in [0, 1) from the global generator (cuda: the cuda one)."""
+    dtype, device = _float_only(_floats(dtype), "rand"), check_device(device)
+    if device.type == "cuda":
+        return Tensor(_random.uniform(_size(size), dtype, device), requires_grad=requires_grad)
     array = _random.generator().random(_size(size), dtype=np.float64)
-    return _make(array.astype(_float_only(_floats(dtype), "rand")), None, device, requires_grad)
+    return _make(array.astype(dtype), None, device, requires_grad)
 
 
-def randn_like(t, dtype=None):
-    return randn(t.shape, dtype=_like(t, dtype))
+def randn_like(t, dtype=None, device=None):
+    return randn(t.shape, dtype=_like(t, dtype), device=device or t.device)
 
 
-def rand_like(t, dtype=None):
-    return rand(t.shape, dtype=_like(t, dtype))
+def rand_like(t, dtype=None, device=None):
+    return rand(t.shape, dtype=_like(t, dtype), device=device or t.device)
 
 
 def _float_only(dtype, name):
@@ -162,6 +196,9 @@ def randint(low=0, high=None, size=None, dtype=None, device=None):
         raise TypeError("randint: missing the size argument")
     if high <= low:
         raise RuntimeError(f"randint: expected low < high, got low={low}, high={high}")
+    if check_device(device).type == "cuda":
+        array = _random.integers(low, high, _size((size,)), check_device(device))
+        return Tensor(array if dtype is None else array.astype(dtypes.to_dtype(dtype)))
     array = _random.generator().integers(low, high, size=_size((size,)), dtype=np.int64)
     return _make(array, dtype or dtypes.int64, device, False)
 

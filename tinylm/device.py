@@ -1,8 +1,17 @@
-"""Devices, named as PyTorch names them: tl.device('cpu') == 'cpu'."""
+"""Devices, named as PyTorch names them: tl.device('cpu') == 'cpu'.
+
+A cpu tensor's data is a NumPy array; a cuda tensor's a tinylm.cuda.CudaArray
+(a DeviceArray), whose `.device` says where it lives."""
+
+
+class DeviceArray:
+    """Base of the arrays that live off the host (tinylm.cuda.array.CudaArray);
+    here so that Tensor can recognise them without importing numba.cuda."""
+    device = None
 
 
 class device:
-    """Where a tensor's data lives. Only 'cpu' is available so far."""
+    """Where a tensor's data lives: 'cpu', or 'cuda' / 'cuda:0' (one GPU)."""
 
     _known = ("cpu", "cuda")
 
@@ -36,10 +45,22 @@ class device:
 CPU = device("cpu")
 
 
+CUDA = device("cuda:0")
+
+
 def check_device(spec):
-    """Validate a device argument and return it as a device; tensors can only
-    live on the CPU until the CUDA backend lands."""
+    """Validate a device argument and return it as a device ('cuda' means
+    cuda:0); asking for cuda where it is not available raises, saying why."""
     d = device(spec) if spec is not None else CPU
-    if d.type != "cpu":
-        raise RuntimeError(f"device {str(d)!r} is not available: this build of tinylm runs on the CPU only")
+    if d.type == "cuda":
+        if d.index not in (None, 0):
+            raise RuntimeError(f"device {str(d)!r} is not available: tinylm uses one GPU, cuda:0")
+        from . import cuda
+        cuda.require()
+        return CUDA
     return d
+
+
+def device_of(array):
+    """The device of a tensor's data array."""
+    return array.device if isinstance(array, DeviceArray) else CPU

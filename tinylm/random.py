@@ -20,6 +20,8 @@ def manual_seed(seed):
         raise TypeError(f"manual_seed: seed must be an int, got {type(seed).__name__}")
     _seed = int(seed)
     _generator = np.random.Generator(np.random.PCG64(_seed & (2**128 - 1)))
+    from .cuda.random import cuda_generator  # reseeds cuda too, as torch.manual_seed does
+    cuda_generator().manual_seed(_seed)
     return _seed
 
 
@@ -43,3 +45,36 @@ def set_rng_state(state):
     if not isinstance(state, dict) or state.get("bit_generator") != "PCG64":
         raise ValueError("set_rng_state: expected a state dict from tl.get_rng_state()")
     _generator.bit_generator.state = state
+
+
+# ---- draws on a device: the CPU's generator above, or the cuda one ------------------
+# (On the CPU every float draw is made in float64 and rounded, so a seed gives
+# the same numbers whatever the dtype.)
+
+def uniform(shape, dtype, device, low=0.0, high=1.0):
+    if device.type == "cuda":
+        from .cuda.random import cuda_generator
+        return cuda_generator().uniform(shape, dtype, low, high)
+    return _generator.uniform(low, high, shape).astype(dtype)
+
+
+def normal(shape, dtype, device, mean=0.0, std=1.0):
+    if device.type == "cuda":
+        from .cuda.random import cuda_generator
+        return cuda_generator().normal(shape, dtype, mean, std)
+    return _generator.normal(mean, std, shape).astype(dtype)
+
+
+def integers(low, high, shape, device):
+    if device.type == "cuda":
+        from .cuda.random import cuda_generator
+        return cuda_generator().integers(low, high, shape)
+    return _generator.integers(low, high, size=shape, dtype=np.int64)
+
+
+def keep_mask(shape, p, device):
+    """Dropout's mask: True with probability 1 - p."""
+    if device.type == "cuda":
+        from .cuda.random import cuda_generator
+        return cuda_generator().keep_mask(shape, p)
+    return _generator.random(shape) >= p

@@ -27,6 +27,7 @@ import zlib
 import numpy as np
 
 from ._tensor import Tensor
+from .device import DeviceArray
 
 FORMAT = "tinylm.checkpoint.v1"
 
@@ -36,7 +37,10 @@ class CheckpointError(RuntimeError):
 
 
 def _savable(a, name):
-    """a as a C-contiguous array of a dtype safetensors stores."""
+    """a as a C-contiguous host array of a dtype safetensors stores (a cuda
+    array is copied to the host: checkpoints load on either device)."""
+    if isinstance(a, DeviceArray):
+        a = a.to_host()
     if a.dtype.kind not in "biuf":
         raise TypeError(f"tl.save: array at '{name}' has dtype {a.dtype}; only bool, int, uint "
                         "and float arrays can be saved")
@@ -48,7 +52,7 @@ def _flatten(obj, path, tensors):
     """JSON tree of obj, moving arrays into `tensors` under their paths."""
     if isinstance(obj, Tensor):
         obj = obj.detach().data
-    if isinstance(obj, np.ndarray):
+    if isinstance(obj, (np.ndarray, DeviceArray)):
         name = "/".join(path)
         tensors[name] = _savable(obj, name)
         return {"__tensor__": name}
@@ -86,7 +90,7 @@ def _unflatten(tree, tensors):
 
 def _is_flat_state_dict(obj):
     return isinstance(obj, dict) and bool(obj) and all(
-        isinstance(k, str) and isinstance(v, (np.ndarray, Tensor)) for k, v in obj.items())
+        isinstance(k, str) and isinstance(v, (np.ndarray, DeviceArray, Tensor)) for k, v in obj.items())
 
 
 def save(obj, path):

@@ -13,7 +13,6 @@ axis Z where the maths allows:
 """
 import math
 
-import numpy as np
 from numba import boolean, cuda, float32, int64
 
 from ..attention import ADD_MASK, NO_MASK, check_mask, check_shapes, default_scale
@@ -131,7 +130,8 @@ _SOFTMAX_BACKWARD = per_dtype(_softmax_backward_factory)
 
 def _device(name, what, a, ndim):
     if not hasattr(a, "copy_to_host"):  # a numba device array (real or simulated)
-        raise TypeError(f"{name}: {what} must be a CUDA device array (numba.cuda.to_device)")
+        raise TypeError(f"{name}: {what} must be a CUDA device array "
+                        f"(kernels.cuda.transfers.to_device)")
     if a.ndim != ndim:
         raise ValueError(f"{name}: {what} must have {ndim} dims, got shape {a.shape}")
     return a
@@ -162,8 +162,8 @@ def attention_forward(q, k, v, mask=None, causal=False, scale=None, launch=None)
     if mask is not None:
         _device(name, "mask", mask, mask.ndim)
     kind = check_mask(name, mask, (B, H, Tq, S), q.dtype)
-    if kind == NO_MASK:  # a placeholder of the type of a float mask, never read
-        mask = cuda.to_device(np.zeros((1, 1, 1, 1), q.dtype))
+    if kind == NO_MASK:  # a placeholder of the type of a float mask, never read: no copy
+        mask = cuda.device_array((1, 1, 1, 1), q.dtype)
     else:  # 4 dims, each 1 (broadcast) or full
         mask = mask.reshape(*(1,) * (4 - mask.ndim), *mask.shape)
     att = _bmm(cuda.device_array((B, H, Tq, S), q.dtype), q, k, False, True, launch, name)

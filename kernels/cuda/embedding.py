@@ -5,24 +5,31 @@ Every kernel loops grid-stride over the n * D elements of out or dout
 (element i is position i // D, column i % D), so neighbouring threads
 touch neighbouring columns of one row. The backward zeroes dweight in a
 first launch, then adds with cuda.atomic.add: repeated ids hit the same
-row of dweight from different threads. An id outside [0, V) leaves its
-output unwritten and records its position (the smallest one, by
-cuda.atomic.min) in err; the wrapper reads err back and raises IndexError
-(a copy to the host, so each call waits for its kernels). ids must be an
-int64 device array; with D = 0 no element is visited and no id checked."""
+row of dweight from different threads. An id outside [0, V) gives a row
+of zeros (forward) or adds nothing (backward), and is recorded in the
+device-side error register (errors.py) as the keyword `check` says: True
+(the default unless errors.set_default_check changed it) reads the
+register back and raises IndexError, one copy to the host and a wait per
+call; "defer" leaves it for errors.raise_if_set(); False records nothing.
+ids must be an int64 device array; with D = 0 no element is visited and no
+id checked."""
 import operator
 
 import numpy as np
 from numba import cuda, float32, int64
 
-from ..embedding import bad_id_error, check_padding_idx
+from ..embedding import check_padding_idx
 from ..jit import grid
+from . import errors
 from .common import NB_TYPES, per_dtype
+from .errors import CODE, EXTRA, LIMIT, VALUE
 
 
 def _forward_factory(T):
-    def kernel(out, err, ids, weight):
-        # out (n, D), err (1,), ids (n,), weight (V, D)
+    ZERO = T(0)
+
+    def kernel(out, reg, code, ids, weight):
+        # out (n, D), reg: the error register, ids (n,), weight (V, D)
         n, D = out.shape
         V = weight.shape[0]
         for i in range(cuda.grid(1), n * D, cuda.gridsize(1)):
@@ -30,7 +37,9 @@ def _forward_factory(T):
             j = i - p * D
             v = ids[p]
             if v < 0 or v >= V:
-                cuda.atomic.min(err, 0, p)
+                out[p, j] = ZERO
+                if code != 0 and cuda.atomic.cas(reg, CODE, 0, code) == 0:  # the first error
+                    reg[VALUE], reg[LIMIT], reg[EXTRA] = v, V, 0
             else:
                 out[p, j] = weight[v, j]
     return kernel
@@ -48,8 +57,8 @@ def _zero_factory(T):
 
 
 def _backward_factory(T):
-    def kernel(dweight, err, dout, ids, padding_idx):
-        # dweight (V, D) zeroed, err (1,), dout (n, D), ids (n,)
+    def kernel(dweight, reg, code, dout, ids, padding_idx):
+        # dweight (V, D) zeroed, reg: the error register, dout (n, D), ids (n,)
         n, D = dout.shape
         V = dweight.shape[0]
         for i in range(cuda.grid(1), n * D, cuda.gridsize(1)):
@@ -57,7 +66,8 @@ def _backward_factory(T):
             j = i - p * D
             v = ids[p]
             if v < 0 or v >= V:
-                cuda.atomic.min(err, 0, p)
+                if code != 0 and cuda.atomic.cas(reg, CODE, 0, code) == 0:
+                    reg[VALUE], reg[LIMIT], reg[EXTRA] = v, V, 0
             elif v != padding_idx:
                 cuda.atomic.add(dweight, (v, j), dout[p, j])
     return kernel
@@ -70,7 +80,8 @@ _BACKWARD = per_dtype(_backward_factory)
 
 def _device(name, a, what):
     if not hasattr(a, "copy_to_host"):  # a numba device array (real or simulated)
-        raise TypeError(f"{name}: {what} must be a CUDA device array (numba.cuda.to_device)")
+        raise TypeError(f"{name}: {what} must be a CUDA device array "
+                        f"(kernels.cuda.transfers.to_device)")
     return a
 
 
@@ -89,29 +100,23 @@ def _float(name, a, what, ndim=None):
     return a, dt
 
 
-def _raise_if_bad(name, err, ids, n, V):
-    """err[0] < n: the position of an id outside [0, V)."""
-    bad = int(err.copy_to_host()[0])
-    if bad < n:
-        raise bad_id_error(name, int(ids[bad:bad + 1].copy_to_host()[0]), V)
-
-
-def embedding_forward(ids, weight, launch=None):
+def embedding_forward(ids, weight, *, check=None, launch=None):
     name = "embedding_forward"
+    mode = errors.resolve(check)
     flat = _flat_ids(name, ids)
     w, dt = _float(name, weight, "weight", ndim=2)
     (V, D), n = w.shape, flat.size
     out = cuda.device_array((n, D), dt)
     if n * D:
-        err = cuda.to_device(np.array([n], np.int64))  # stays n unless an id is out of range
         blocks, threads = grid(n * D, launch)
-        _FORWARD[dt][blocks, threads](out, err, flat, w)
-        _raise_if_bad(name, err, flat, n, V)
+        _FORWARD[dt][blocks, threads](out, errors.register(), errors.code_for(name, mode), flat, w)
+        errors.check_now(mode)
     return out.reshape(tuple(ids.shape) + (D,))
 
 
-def embedding_backward(dout, ids, num_embeddings, padding_idx=-1, launch=None):
+def embedding_backward(dout, ids, num_embeddings, padding_idx=-1, *, check=None, launch=None):
     name = "embedding_backward"
+    mode = errors.resolve(check)
     flat = _flat_ids(name, ids)
     g, dt = _float(name, dout, "dout")
     shape = tuple(g.shape)  # the simulator's shapes refuse negative indices
@@ -127,14 +132,14 @@ def embedding_backward(dout, ids, num_embeddings, padding_idx=-1, launch=None):
         blocks, threads = grid(V * D, launch)
         _ZERO[dt][blocks, threads](dweight)
     if n * D:
-        err = cuda.to_device(np.array([n], np.int64))
         blocks, threads = grid(n * D, launch)
-        _BACKWARD[dt][blocks, threads](dweight, err, g.reshape(n, D), flat, padding_idx)
-        _raise_if_bad(name, err, flat, n, V)
+        _BACKWARD[dt][blocks, threads](dweight, errors.register(), errors.code_for(name, mode),
+                                       g.reshape(n, D), flat, padding_idx)
+        errors.check_now(mode)
     return dweight
 
 
 _M, _IDS = float32[:, ::1], int64[::1]
-PTX = [(_forward_factory, (_M, _IDS, _IDS, _M)),
+PTX = [(_forward_factory, (_M, _IDS, int64, _IDS, _M)),
        (_zero_factory, (_M,)),
-       (_backward_factory, (_M, _IDS, _M, _IDS, int64))]
+       (_backward_factory, (_M, _IDS, int64, _M, _IDS, int64))]

@@ -19,6 +19,7 @@ from numba import cuda, float32
 
 from ..jit import MAX_THREADS, grid, rows_grid
 from .common import NB_TYPES, check_launch, per_dtype
+from .movement import full
 
 PARTS = 256  # most blocks (rows of partial sums) the backward launches by default
 
@@ -132,7 +133,8 @@ _PARAMS = per_dtype(_params_factory)
 def _device(name, a, what, shape=None, dtype=None):
     """A device array, checked: float32/float64, and the shape and dtype asked for."""
     if not hasattr(a, "copy_to_host"):  # a numba device array (real or simulated)
-        raise TypeError(f"{name}: {what} must be a CUDA device array (numba.cuda.to_device)")
+        raise TypeError(f"{name}: {what} must be a CUDA device array "
+                        f"(kernels.cuda.transfers.to_device)")
     dt = np.dtype(a.dtype)
     if dt not in NB_TYPES:
         raise TypeError(f"{name}: {what} must be float32 or float64, got {dt}")
@@ -145,8 +147,8 @@ def _device(name, a, what, shape=None, dtype=None):
 
 
 def _affine(name, a, what, C, dt, fill):
-    if a is None:
-        return cuda.to_device(np.full(C, fill, dt))
+    if a is None:  # filled on the device: no copy
+        return full(C, fill, dt)
     return _device(name, a, what, (C,), dt)
 
 
@@ -160,9 +162,8 @@ def layernorm_forward(x, weight=None, bias=None, eps=1e-5, launch=None):
     w = _affine(name, weight, "weight", C, dt, 1)
     b = _affine(name, bias, "bias", C, dt, 0)
     y = cuda.device_array((N, C), dt)
-    if C == 0:  # as PyTorch: mean 0, rstd NaN
-        mean, rstd = np.zeros(lead, dt), np.full(lead, np.nan, dt)
-        return y.reshape(shape), cuda.to_device(mean), cuda.to_device(rstd)
+    if C == 0:  # as PyTorch: mean 0, rstd NaN (filled on the device: no copy)
+        return y.reshape(shape), full(lead, 0, dt), full(lead, np.nan, dt)
     mean, rstd = cuda.device_array(N, dt), cuda.device_array(N, dt)
     if N:
         blocks, threads = check_launch(rows_grid(N, launch), name)

@@ -96,6 +96,8 @@ def check_no_overlap(name, x, what="out"):
     """An output must not reach one element twice (a broadcast view would
     make threads race on it)."""
     shape, strides = shape_of(x), elem_strides(name, x, what)
+    if not all(shape):  # empty: nothing is written (NumPy reports 0 strides for it)
+        return x
     dims = sorted((s, n) for n, s in zip(shape, strides) if n > 1)
     reach = 1
     for s, n in dims:

@@ -20,11 +20,13 @@ Each wrapper sits beside its NumPy reference (`*_reference`).
   arange(start, stop, step, dtype) torch.arange
 
 Indices are int64 device arrays of any shape and strides; a negative index
-counts from the end (as numpy and tinylm's indexing do). With check=True
-(the default) an index out of range raises IndexError: the kernel flags it
-in a 2-element device array that the wrapper reads back, a device-to-host
-copy counted by transfers.py. check=False skips the read-back: an index
-out of range then gives 0 (gathers) or is skipped (scatters), silently.
+counts from the end (as numpy and tinylm's indexing do). An index out of
+range gives 0 (gathers) or is skipped (scatters), and is recorded in the
+device-side error register (errors.py) as the keyword `check` says: True
+reads the register back and raises IndexError now (one device-to-host
+copy, counted by transfers.py), "defer" leaves it for
+errors.raise_if_set(), False records nothing; None (the default) follows
+errors.set_default_check, True unless changed.
 
 The scatter-adds accumulate with cuda.atomic.add (float32, and float64 on
 sm_60 and later): repeated indices add up, in an order that varies from
@@ -36,11 +38,12 @@ import numpy as np
 from numba import cuda, float32, int64
 
 from ..jit import grid
+from . import errors
 from .elementwise import CAST, unary
+from .errors import CODE, EXTRA, LIMIT, VALUE
 from .layout import (DIMS, FLOATS, NB_TYPES, MAX_DIMS, axis_index, broadcast_strides,
                      check_no_overlap, coalesce, device, dtype_of, elem_strides, expand, operand,
                      ptx_entry, shape_of, size_of, specialised, strided_view)
-from .transfers import to_host
 
 INT64 = (np.dtype(np.int64),)
 
@@ -48,7 +51,7 @@ INT64 = (np.dtype(np.int64),)
 def _gather_factory(T):
     ZERO = T(0)
 
-    def kernel(out, so, x, sx, idx, si, shape, nd, n, sax, A, err):
+    def kernel(out, so, x, sx, idx, si, shape, nd, n, sax, A, reg, code):
         # out[pos] = x[(pos's x offset) + idx[pos's idx offset] * sax]
         for i in range(cuda.grid(1), n, cuda.gridsize(1)):
             r, oo, ox, oi = i, 0, 0, 0
@@ -63,16 +66,16 @@ def _gather_factory(T):
             if v < 0:
                 v += A
             if v < 0 or v >= A:
-                err[0] = 1          # racy stores of one flag and of some bad index:
-                err[1] = idx[oi]    # any of them makes a true error message
                 out[oo] = ZERO
+                if code != 0 and cuda.atomic.cas(reg, CODE, 0, code) == 0:  # the first error
+                    reg[VALUE], reg[LIMIT], reg[EXTRA] = idx[oi], A, 0
             else:
                 out[oo] = x[ox + v * sax]
     return kernel
 
 
 def _scatter_add_factory(T):
-    def kernel(dst, sd, src, ss, idx, si, shape, nd, n, sda, A, err):
+    def kernel(dst, sd, src, ss, idx, si, shape, nd, n, sda, A, reg, code):
         # dst[(pos's dst offset) + idx[pos's idx offset] * sda] += src[pos's src offset]
         for i in range(cuda.grid(1), n, cuda.gridsize(1)):
             r, od, os, oi = i, 0, 0, 0
@@ -87,8 +90,8 @@ def _scatter_add_factory(T):
             if v < 0:
                 v += A
             if v < 0 or v >= A:
-                err[0] = 1
-                err[1] = idx[oi]
+                if code != 0 and cuda.atomic.cas(reg, CODE, 0, code) == 0:
+                    reg[VALUE], reg[LIMIT], reg[EXTRA] = idx[oi], A, 0
             else:
                 cuda.atomic.add(dst, od + v * sda, src[os])
     return kernel
@@ -206,24 +209,20 @@ def _whole(x):
 
 def _launch_indexed(name, factory, a, sa, b, sb, idx, si, shape, s_axis, A, check, launch):
     """One gather (a = out, b = x) or scatter-add (a = dst, b = src) launch
-    over the positions `shape`, then with `check` the bounds flag read back."""
+    over the positions `shape`; a bad index is recorded (or raised) as `check` says."""
+    mode = errors.resolve(check)
     n = size_of(shape)
     if n == 0:
         return
-    err = cuda.device_array(2, np.int64)
-    if check:
-        fill_(err, 0)
     cshape, (csa, csb, csi), nd = coalesce(shape, sa, sb, si)
     blocks, threads = grid(n, launch)
     specialised(factory, NB_TYPES[np.dtype(a.dtype)])[blocks, threads](
-        _whole(a), csa, _whole(b), csb, _whole(idx), csi, cshape, nd, n, s_axis, A, err)
-    if check:
-        flag, bad = (int(v) for v in to_host(err))
-        if flag:
-            raise IndexError(f"{name}: index {bad} is out of bounds for an axis of size {A}")
+        _whole(a), csa, _whole(b), csb, _whole(idx), csi, cshape, nd, n, s_axis, A,
+        errors.register(), errors.code_for(name, mode))
+    errors.check_now(mode)
 
 
-def take(x, idx, axis=0, check=True, launch=None):
+def take(x, idx, axis=0, *, check=None, launch=None):
     name = "take"
     dt = dtype_of(name, x, "x", CAST)
     dtype_of(name, idx, "idx", INT64)
@@ -241,7 +240,7 @@ def take_reference(x, idx, axis=0):
     return np.take(x, idx, axis)
 
 
-def gather(x, axis, idx, check=True, launch=None):
+def gather(x, axis, idx, *, check=None, launch=None):
     name = "gather"
     dt = dtype_of(name, x, "x", CAST)
     dtype_of(name, idx, "idx", INT64)
@@ -278,7 +277,7 @@ def _scatter(name, dst, axis, idx, src, take_like, check, launch):
     return dst
 
 
-def index_add_(dst, axis, idx, src, check=True, launch=None):
+def index_add_(dst, axis, idx, src, *, check=None, launch=None):
     """dst[.., idx[j], ..] += src[.., j, ..] in place; returns dst."""
     return _scatter("index_add_", dst, axis, idx, src, True, check, launch)
 
@@ -289,7 +288,7 @@ def index_add_reference(dst, axis, idx, src):
     return dst
 
 
-def scatter_add_(dst, axis, idx, src, check=True, launch=None):
+def scatter_add_(dst, axis, idx, src, *, check=None, launch=None):
     """dst[i0, .., idx[i], .., ik] += src[i] in place (torch.scatter_add_); returns dst."""
     return _scatter("scatter_add_", dst, axis, idx, src, False, check, launch)
 
@@ -364,7 +363,7 @@ def arange_reference(start, stop=None, step=1, dtype=None):
 
 
 _V, _I = float32[::1], int64[::1]
-_IDX = (DIMS, _V, DIMS, _I, DIMS, DIMS, int64, int64, int64, int64, _I)  # after a
+_IDX = (DIMS, _V, DIMS, _I, DIMS, DIMS, int64, int64, int64, int64, _I, int64)  # after a
 PTX = [ptx_entry(_gather_factory, signature=(_V,) + _IDX),
        ptx_entry(_scatter_add_factory, signature=(_V,) + _IDX),
        ptx_entry(_fill_factory, signature=(_V, DIMS, DIMS, int64, int64, float32)),
@@ -378,7 +377,7 @@ def variants():
     f64, i64, b = NB_TYPES[np.dtype(np.float64)], int64, NB_TYPES[np.dtype(np.bool_)]
 
     def idx(T):
-        return (T[::1], DIMS, T[::1], DIMS, _I, DIMS, DIMS, int64, int64, int64, int64, _I)
+        return (T[::1], DIMS, T[::1], DIMS, _I, DIMS, DIMS, int64, int64, int64, int64, _I, int64)
     return [("scatter_add float64", _scatter_add_factory(f64), idx(f64)),
             ("gather bool", _gather_factory(b), idx(b)),
             ("fill bool", _fill_factory(b), (b[::1], DIMS, DIMS, int64, int64, b)),

@@ -35,7 +35,7 @@ import math
 import numpy as np
 from numba import cuda, float32, float64, int64
 
-from ..jit import MAX_THREADS
+from ..jit import MAX_THREADS, SIM_LAUNCH, simulating
 from .layout import (DIMS, FLOATS, NB_TYPES, axis_index, coalesce, dtype_of, elem_strides,
                      operand, ptx_entry, shape_of, size_of, specialised)
 
@@ -191,6 +191,8 @@ def _threads(R, launch):
             raise ValueError(f"reduce: threads per block must be a power of two <= {MAX_THREADS}, "
                              f"got {threads}")
         return launch
+    if simulating():
+        return SIM_LAUNCH
     threads = 32
     while threads < min(R, THREADS):
         threads *= 2

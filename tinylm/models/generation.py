@@ -32,7 +32,7 @@ from .._tensor import Tensor
 
 def check_generate_args(idx, max_new_tokens, temperature, top_k, top_p, eos, vocab_size=None):
     """Validate generate()'s arguments at the public entry point; returns idx as an int64 array (B, T)."""
-    data = idx.data if isinstance(idx, Tensor) else np.asarray(idx)
+    data = idx.cpu().data if isinstance(idx, Tensor) else np.asarray(idx)
     if data.ndim != 2:
         raise ValueError(f"generate: idx must be (B, T) token ids, got shape {data.shape}")
     if not np.issubdtype(data.dtype, np.integer):
@@ -111,9 +111,24 @@ def sample_next(logits, temperature=1.0, top_k=None, top_p=None, generator=None)
     return np.minimum(ids, last).astype(np.int64)
 
 
+def on_device(ids, device):
+    """Host token ids (B, T) as a Tensor on the model's device (on cuda: one
+    counted copy a step; the sampling loop stays on the host)."""
+    t = Tensor(ids)
+    return t if device.type == "cpu" else t.to(device)
+
+
+def last_logits(logits):
+    """The newest position's logits (B, V) on the host, where sampling runs:
+    one counted copy of B * V numbers a step when the model is on cuda."""
+    last = logits.data[:, -1, :]
+    return last if isinstance(last, np.ndarray) else last.to_host()
+
+
 def generate_tokens(step, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None, eos=None,
-                    generator=None):
-    """The loop behind every model's generate(); idx (B, T) int64 array -> tinylm Tensor (B, T + n)."""
+                    generator=None, device=None):
+    """The loop behind every model's generate(); idx (B, T) int64 array -> tinylm Tensor
+    (B, T + n), on `device` (the model's) if given."""
     B = idx.shape[0]
     out = [idx]
     finished = np.zeros(B, dtype=bool)
@@ -128,4 +143,5 @@ def generate_tokens(step, idx, max_new_tokens, temperature=1.0, top_k=None, top_
         out.append(new)
         if eos is not None and finished.all():
             break
-    return Tensor(np.concatenate(out, axis=1))
+    result = Tensor(np.concatenate(out, axis=1))
+    return result if device is None else result.to(device)

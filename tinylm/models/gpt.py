@@ -24,7 +24,7 @@ from ..creation import arange
 from .. import nn
 from ..nn import functional as F
 from ..optim import AdamW
-from .generation import check_generate_args, generate_tokens
+from .generation import check_generate_args, generate_tokens, last_logits, on_device
 from .gpt_decode import fused_forward, pack_weights
 
 
@@ -57,10 +57,12 @@ class KVCache:
     at positions pos, pos+1, ..., and advances pos. It runs under tl.no_grad():
     the cache holds plain arrays, so no gradient could flow through it."""
 
-    def __init__(self, config, batch_size, dtype=np.float32):
+    def __init__(self, config, batch_size, dtype=np.float32, like=None):
         hs = config.n_embd // config.n_head
         shape = (config.n_layer, batch_size, config.n_head, config.block_size, hs)
-        self.k, self.v = np.zeros(shape, dtype), np.zeros(shape, dtype)
+        # like: an array of the model's, so that the cache lives on its device
+        like = np.empty(0) if like is None else like
+        self.k, self.v = np.zeros(shape, dtype, like=like), np.zeros(shape, dtype, like=like)
         self.pos = 0
 
     def update(self, layer, k, v):
@@ -79,7 +81,8 @@ class KVCache:
             return {}                                  # the newest query sees every key
         if self.pos == 0:
             return {"is_causal": True}                 # prefill: plain causal attention
-        return {"attn_mask": Tensor(np.tri(T, self.pos + T, self.pos, dtype=bool))}  # (T, pos + T)
+        mask = np.tri(T, self.pos + T, self.pos, dtype=bool, like=self.k)
+        return {"attn_mask": Tensor(mask)}  # (T, pos + T)
 
 
 class CausalSelfAttention(nn.Module):
@@ -215,7 +218,7 @@ class GPT(nn.Module):
         self._check_input(idx, targets, kv_cache)
         b, t = idx.size()
         start = 0 if kv_cache is None else kv_cache.pos
-        pos = arange(start, start + t)  # (t,) absolute positions
+        pos = arange(start, start + t, device=idx.device)  # (t,) absolute positions
 
         # forward the GPT model itself
         tok_emb = self.transformer.wte(idx)  # token embeddings of shape (b, t, n_embd)
@@ -276,7 +279,8 @@ class GPT(nn.Module):
                                   self.config.vocab_size)
         block_size = self.config.block_size
         seq = ids[:, :0]  # every token so far (B, L)
-        cache = KVCache(self.config, ids.shape[0], self.lm_head.weight.dtype) if use_cache else None
+        weight = self.lm_head.weight
+        cache = KVCache(self.config, ids.shape[0], weight.dtype, like=weight.data) if use_cache else None
         # the fused kernel (models/gpt_decode.py) runs every cached step when the weights allow
         weights = pack_weights(self) if use_cache else None
 
@@ -284,12 +288,13 @@ class GPT(nn.Module):
             nonlocal seq
             seq = np.concatenate([seq, new], axis=1)
             if cache is None:
-                return self(Tensor(seq[:, -block_size:]))[0].data[:, -1, :]
+                return last_logits(self(on_device(seq[:, -block_size:], weight.device))[0])
             if cache.pos + new.shape[1] > block_size:
                 cache.pos, new = 0, seq[:, -block_size:]  # window slid past block_size: refill from scratch
             if weights is not None:
                 return fused_forward(cache, weights, new)
-            return self(Tensor(new), kv_cache=cache)[0].data[:, -1, :]  # (B, V)
+            return last_logits(self(on_device(new, weight.device), kv_cache=cache)[0])  # (B, V)
 
         with autograd.no_grad():
-            return generate_tokens(step, ids, max_new_tokens, temperature, top_k, top_p, eos)
+            return generate_tokens(step, ids, max_new_tokens, temperature, top_k, top_p, eos,
+                                   device=weight.device)

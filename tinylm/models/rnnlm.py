@@ -32,7 +32,7 @@ import numpy as np
 from .. import autograd, nn
 from .._tensor import Tensor
 from ..nn import functional as F
-from .generation import check_generate_args, generate_tokens
+from .generation import check_generate_args, generate_tokens, last_logits, on_device
 
 
 @dataclass
@@ -119,19 +119,21 @@ class RNNLM(nn.Module):
         ids = check_generate_args(idx, max_new_tokens, temperature, top_k, top_p, eos,
                                   self.config.vocab_size)
         seq, state = ids[:, :0], None
+        device = self.decoder.weight.device
 
         def step(new):
             nonlocal seq, state
             seq = np.concatenate([seq, new], axis=1)
             if use_cache:
-                logits, _ = self(Tensor(new), state=state)
+                logits, _ = self(on_device(new, device), state=state)
                 state = self.last_state
             else:
-                logits, _ = self(Tensor(seq))
-            return logits.data[:, -1, :]  # (B, V)
+                logits, _ = self(on_device(seq, device))
+            return last_logits(logits)  # (B, V) on the host
 
         with autograd.no_grad():
-            return generate_tokens(step, ids, max_new_tokens, temperature, top_k, top_p, eos)
+            return generate_tokens(step, ids, max_new_tokens, temperature, top_k, top_p, eos,
+                                   device=device)
 
 
 class LSTMLM(RNNLM):

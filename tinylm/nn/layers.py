@@ -149,7 +149,8 @@ class Embedding(Module):
         if input.dtype == np.bool_ or not np.issubdtype(input.dtype, np.integer):
             raise TypeError(f"Embedding: expected integer ids (int64 or int32), got {input.dtype}")
         ids = input.data
-        if ids.size and (ids.min() < 0 or ids.max() >= self.num_embeddings):
+        # (on cuda the kernel checks, raising at the next copy to the host: no sync here)
+        if isinstance(ids, np.ndarray) and ids.size and (ids.min() < 0 or ids.max() >= self.num_embeddings):
             bad = ids.min() if ids.min() < 0 else ids.max()
             raise IndexError(f"Embedding({self.num_embeddings}, {self.embedding_dim}): id {bad} is out of "
                              f"range [0, {self.num_embeddings})")

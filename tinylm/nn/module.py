@@ -17,7 +17,9 @@ import numpy as np
 
 from .. import autograd, dtypes
 from .._tensor import Tensor
-from ..device import check_device
+from ..backend import asarray
+from ..device import DeviceArray, check_device
+from ..ops.pointwise import move
 from .parameter import Parameter
 
 
@@ -279,8 +281,10 @@ class Module:
         return self
 
     def to(self, *args, dtype=None, device=None):
-        """module.to(tl.float64), module.to('cpu'), module.to('cpu', tl.float64):
-        floating-point parameters and buffers change dtype; integer ones stay."""
+        """module.to(tl.float64), module.to('cuda'), module.to('cuda', tl.float64):
+        parameters and buffers move to the device (in place: the Parameter
+        objects stay, so an optimizer made before keeps working, as in
+        PyTorch); floating-point ones change dtype, integer ones keep theirs."""
         for a in args:
             if isinstance(a, Tensor):
                 dtype, device = a.dtype, a.device
@@ -288,7 +292,9 @@ class Module:
                 device = a
             else:
                 dtype = a
-        check_device(device)
+        if device is not None:
+            target = check_device(device)
+            self._convert(lambda a: move(a, target))
         dtype = dtypes.to_dtype(dtype)
         if dtype is None:
             return self
@@ -343,10 +349,10 @@ class Module:
             value = state_dict[key]
             if isinstance(value, Tensor):
                 value = value.data
-            elif not isinstance(value, (np.ndarray, np.generic)):
+            elif not isinstance(value, (np.ndarray, np.generic, DeviceArray)):
                 errors.append(f"value for '{key}' is a {type(value).__name__}, expected a NumPy array or Tensor")
                 continue
-            value = np.asarray(value)
+            value = asarray(value)
             if value.shape != target.shape:
                 errors.append(f"size mismatch for {key}: copying a param with shape {value.shape} from "
                               f"checkpoint, the shape in current model is {target.shape}.")
@@ -361,7 +367,8 @@ class Module:
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
         for target, value in updates:
-            target.data[...] = value  # in place: tied weights and optimizers see the new values
+            # in place (tied weights and optimizers see the new values), on the target's device
+            target.data[...] = move(value, target.device)
         return IncompatibleKeys(missing, unexpected)
 
     # ---- printing ----------------------------------------------------------------

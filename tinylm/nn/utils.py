@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import dtypes
 from .._tensor import Tensor
+from ..backend import asarray
 
 
 def _grads(parameters):
@@ -31,13 +32,13 @@ def _grads(parameters):
 
 def _vector_norm(x, p):
     """torch.linalg.vector_norm of a flat float64 array."""
-    a = np.abs(x)
+    a = np.abs(x)  # (written with methods every array type has: it runs on cuda too)
     if p == math.inf:
-        return a.max(initial=0.0)
+        return a.max() if a.size else np.zeros_like(a, shape=())
     if p == -math.inf:
-        return a.min(initial=math.inf)
+        return a.min() if a.size else np.full_like(a, math.inf, shape=())
     if p == 0:
-        return float(np.count_nonzero(a))
+        return (a != 0).sum().astype(np.float64)
     return (a ** p).sum() ** (1.0 / p)
 
 
@@ -52,8 +53,8 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     dtype = np.result_type(*grads)
     # each gradient's norm, then the norm of those norms, as PyTorch does; in
     # float64, rounded once to the gradients' dtype
-    norms = np.array([_vector_norm(g.astype(np.float64).reshape(-1), norm_type) for g in grads])
-    total = np.asarray(_vector_norm(norms, norm_type)).astype(dtype)
+    norms = np.stack([_vector_norm(g.astype(np.float64).reshape(-1), norm_type) for g in grads])
+    total = asarray(_vector_norm(norms, norm_type)).astype(dtype)
     if error_if_nonfinite and not np.isfinite(total):
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, "
                            "so it cannot be clipped. To disable this error and scale the gradients by the "

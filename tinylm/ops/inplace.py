@@ -66,10 +66,10 @@ def clamp_(t, min=None, max=None):
 
 
 def normal_(t, mean=0.0, std=1.0):
-    _writable(t, "normal_").data[...] = _random.generator().normal(mean, std, t.shape)
+    _writable(t, "normal_").data[...] = _random.normal(t.shape, t.dtype, t.device, mean, std)
     return t
 
 
 def uniform_(t, a=0.0, b=1.0):
-    _writable(t, "uniform_").data[...] = _random.generator().uniform(a, b, t.shape)
+    _writable(t, "uniform_").data[...] = _random.uniform(t.shape, t.dtype, t.device, a, b)
     return t

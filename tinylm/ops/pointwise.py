@@ -11,6 +11,7 @@ import numpy as np
 from .. import dtypes
 from .._tensor import Tensor
 from ..autograd import Function, sum_to
+from ..device import device_of
 
 
 def as_operand(x, dtype):
@@ -59,6 +60,28 @@ class Cast(Function):
 
     def backward(self, g):
         return g.astype(self.in_dtype)
+
+
+class ToDevice(Function):
+    """t.to(device) across devices: a counted copy (tinylm.cuda.transfers);
+    the gradient is copied back to where the input lives."""
+
+    def forward(self, x, device):
+        self.source = device_of(x)
+        return move(x, device)
+
+    def backward(self, g):
+        return move(g, self.source)
+
+
+def move(array, device):
+    """`array` copied to `device` (a tinylm.device); itself if already there."""
+    if device_of(array) == device:
+        return array
+    if device.type == "cuda":
+        from ..cuda.array import CudaArray
+        return CudaArray.from_host(array)
+    return array.to_host()
 
 
 class Clone(Function):
@@ -229,7 +252,7 @@ class Clamp(Function):
     """clamp(x, min, max) with scalar bounds (either may be None)."""
 
     def forward(self, x, lo, hi):
-        keep = np.ones(x.shape, dtype=bool)
+        keep = np.ones_like(x, dtype=bool)
         if lo is not None:
             keep &= x >= lo
         if hi is not None:
@@ -256,8 +279,8 @@ class ClampTensor(Function):
     bound takes it where it was the one chosen."""
 
     def forward(self, x, lo, hi):
-        below = x < lo if lo is not None else np.zeros(x.shape, bool)
-        above = x > hi if hi is not None else np.zeros(x.shape, bool)
+        below = x < lo if lo is not None else np.zeros_like(x, dtype=bool)
+        above = x > hi if hi is not None else np.zeros_like(x, dtype=bool)
         self.save_for_backward(below, above)
         self.shapes = [None if a is None else a.shape for a in (x, lo, hi)]
         return np.clip(x, lo, hi).astype(x.dtype, copy=False)

@@ -94,7 +94,7 @@ class MaxDim(Function):
         idx = self.saved[0]
         if not self.keepdim:
             g = np.expand_dims(g, self.axis)
-        dx = np.zeros(self.in_shape, dtype=g.dtype)
+        dx = np.zeros_like(g, shape=self.in_shape)
         np.put_along_axis(dx, idx, g, axis=self.axis)
         return dx
 
@@ -171,7 +171,7 @@ def _max_or_min(x, dim, keepdim, largest):
         raise TypeError(f"{name}(dim) takes a single int dim; use a{name}() for several")
     axis = _dim(dim, x.ndim)
     if x.ndim == 0:  # the value itself, from index 0
-        return values_indices(x * 1, Tensor(np.zeros((), np.int64)))
+        return values_indices(x * 1, Tensor(np.zeros_like(x.data, shape=(), dtype=np.int64)))
     _require_nonempty(name, x, (axis,))
     values, indices = MaxDim.apply(x, axis=axis, keepdim=keepdim, largest=largest)
     return values_indices(values, indices)
@@ -192,11 +192,11 @@ def _arg(x, dim, keepdim, largest):
     if dim is None:
         _require_nonempty(name, x, ())
         out = find(x.data)
-        return Tensor(np.full((1,) * x.ndim if keepdim else (), out, dtype=np.int64))
+        return Tensor(np.full_like(x.data, out, shape=(1,) * x.ndim if keepdim else (), dtype=np.int64))
     axis = _dim(dim, x.ndim)
     _require_nonempty(name, x, (axis,) if x.ndim else ())
     if x.ndim == 0:
-        return Tensor(np.zeros((), dtype=np.int64))
+        return Tensor(np.zeros_like(x.data, shape=(), dtype=np.int64))
     return Tensor(find(x.data, axis=axis, keepdims=keepdim).astype(np.int64))
 
 
@@ -219,7 +219,7 @@ def logsumexp(x, dim=None, keepdim=False):
     if all(x.shape[a] for a in axes):
         m = np.max(x.data, axis=axes, keepdims=True)
     else:  # reducing over an empty dim: the sum is 0 and the result -inf
-        m = np.zeros([1 if i in axes else n for i, n in enumerate(x.shape)], x.dtype)
+        m = np.zeros_like(x.data, shape=[1 if i in axes else n for i, n in enumerate(x.shape)])
     m = np.where(np.isinf(m), 0, m).astype(x.dtype)
     out = (x - m).exp().sum(axes, keepdim=True).log() + m
     return out if keepdim else out.squeeze(axes)

@@ -254,9 +254,9 @@ def chunk(x, chunks, dim=0):
 class Tri(Function):
     def forward(self, x, diagonal, lower):
         rows, cols = x.shape[-2:]
-        keep = np.tri(rows, cols, diagonal, dtype=bool)
+        keep = np.tri(rows, cols, diagonal, dtype=bool, like=x)
         if not lower:
-            keep = ~np.tri(rows, cols, diagonal - 1, dtype=bool)
+            keep = ~np.tri(rows, cols, diagonal - 1, dtype=bool, like=x)
         self.save_for_backward(keep)
         return np.where(keep, x, np.zeros((), x.dtype))
 

@@ -51,7 +51,7 @@ class Adam(Optimizer):
         beta1, beta2 = group["betas"]
         kernels_for(p.data).adam_step(
             p.data, grad.astype(p.dtype, copy=False), state["exp_avg"], state["exp_avg_sq"],
-            state.get("max_exp_avg_sq", np.empty(0, p.dtype)), float(state["step"]), group["lr"],
+            state.get("max_exp_avg_sq", np.empty_like(p.data, shape=(0,))), float(state["step"]), group["lr"],
             beta1, beta2, group["eps"], group["weight_decay"], group["decoupled_weight_decay"],
             group["amsgrad"], group["maximize"])
 

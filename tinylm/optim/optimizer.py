@@ -18,6 +18,8 @@ import numpy as np
 
 from .. import autograd
 from .._tensor import Tensor
+from ..device import DeviceArray
+from ..ops.pointwise import move
 
 
 class Optimizer:
@@ -122,12 +124,16 @@ class Optimizer:
             entry = {}
             for name, value in s.items():
                 value = value.data if isinstance(value, Tensor) else value
-                if isinstance(value, np.ndarray) and value.ndim and value.shape != p.shape:
+                if isinstance(value, DeviceArray) and name == "step":
+                    value = value.to_host()  # the step count stays on the host
+                if isinstance(value, (np.ndarray, DeviceArray)) and value.ndim and value.shape != p.shape:
                     raise ValueError(f"loaded optimizer state '{name}' of parameter {key} has shape "
                                      f"{value.shape}, the parameter has {p.shape}")
-                if isinstance(value, np.ndarray) and name != "step" and value.dtype.kind == "f":
-                    value = value.astype(p.dtype)  # as PyTorch casts state to the param's dtype
-                entry[name] = np.array(value, copy=True) if isinstance(value, np.ndarray) else value
+                if isinstance(value, (np.ndarray, DeviceArray)) and name != "step":
+                    if value.dtype.kind == "f":
+                        value = value.astype(p.dtype)  # as PyTorch casts state to the param's dtype
+                    value = move(value, p.device)      # and moves it to the param's device
+                entry[name] = value.copy() if isinstance(value, (np.ndarray, DeviceArray)) else value
             new_state[p] = entry
         self.state = new_state
         for ours, saved in zip(self.param_groups, saved_groups):

@@ -45,7 +45,7 @@ class SGD(Optimizer):
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
-                buf = np.array(g, dtype=p.dtype, copy=True)
+                buf = g.astype(p.dtype, copy=True)
             else:
                 buf = _add(buf * p.dtype.type(momentum), g, 1 - group["dampening"])
             state["momentum_buffer"] = buf

@@ -88,7 +88,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         return Attention.apply(q, k, v, m, causal=is_causal, scale=scale)
     scores = ops.matmul(q, k.mT) * scale  # (..., L, S)
     if is_causal:
-        scores = scores.masked_fill(Tensor(~np.tri(L, S, dtype=bool)), float("-inf"))
+        scores = scores.masked_fill(Tensor(~np.tri(L, S, dtype=bool, like=scores.data)), float("-inf"))
     if mask is not None:
         if mask.dtype == np.bool_:
             scores = ops.where(~mask, float("-inf"), scores)

@@ -72,7 +72,8 @@ def embedding(input, weight, padding_idx=None):
     if weight.ndim != 2:
         raise RuntimeError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got {weight.shape}")
     num = weight.shape[0]
-    if idx.size and (idx.min() < 0 or idx.max() >= num):
+    # (on cuda the kernel checks, raising at the next copy to the host: no sync here)
+    if isinstance(idx, np.ndarray) and idx.size and (idx.min() < 0 or idx.max() >= num):
         bad = idx.min() if idx.min() < 0 else idx.max()
         raise IndexError(f"embedding: index {bad} is out of range for a table of {num} rows")
     if padding_idx is not None:
@@ -93,7 +94,7 @@ def dropout(input, p=0.5, training=True):
         return input
     if p == 1.0:
         return input * 0.0
-    keep = _random.generator().random(input.shape) >= p
+    keep = _random.keep_mask(input.shape, p, input.device)
     return input * Tensor((keep / (1.0 - p)).astype(input.dtype))
 
 

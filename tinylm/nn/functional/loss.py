@@ -37,6 +37,8 @@ def _check_targets(name, input, target, ignore_index):
         raise TypeError(f"{name}: class-index targets must be an integer tensor (int64), "
                         f"got {target.dtype}")
     t = target.data.reshape(-1)
+    if not isinstance(t, np.ndarray):  # cuda: the kernels check, raising at the next sync
+        return t, C
     bad = (t != ignore_index) & ((t < 0) | (t >= C))
     if bad.any():
         raise IndexError(f"{name}: target {t[bad][0]} is out of bounds for {C} classes "
@@ -54,7 +56,7 @@ class NLLLoss(Function):
         tc = np.where(kept, t, 0)  # a safe index for ignored rows
         wt = np.where(kept, 1 if w is None else w[tc], 0).astype(x.dtype)  # w[t_i], 0 if ignored
         # np.where, not a product with 0: an ignored row may hold -inf log-probs
-        loss = np.where(kept, -(1 - smoothing) * wt * logp[np.arange(M), tc], 0)
+        loss = np.where(kept, -(1 - smoothing) * wt * logp[np.arange(M, like=tc), tc], 0)
         if smoothing:
             per_class = logp if w is None else logp * w
             loss = loss - np.where(kept, (smoothing / C) * per_class.sum(axis=1), 0)
@@ -70,10 +72,10 @@ class NLLLoss(Function):
     def backward(self, g):
         logp, wt, tc, kept, w = self.saved
         M, C = logp.shape
-        s = g.reshape(-1) if self.reduction == "none" else np.full(M, g / self.scale)
+        s = g.reshape(-1) if self.reduction == "none" else np.broadcast_to(g / self.scale, (M,))
         s = np.where(kept, s, 0).astype(logp.dtype)  # ignored rows (even all of them) get 0
         q = np.zeros_like(logp)  # d loss / d logp
-        q[np.arange(M), tc] = -(1 - self.smoothing) * wt * s
+        q[np.arange(M, like=tc), tc] = -(1 - self.smoothing) * wt * s
         if self.smoothing:
             q -= (self.smoothing / C) * (kept * s)[:, None] * (1 if w is None else w)
         return q, None, None
@@ -93,7 +95,11 @@ class CrossEntropy(Function):
     def backward(self, g):
         dlogits = self.saved[0]
         scale = g.reshape(-1, 1) if self.reduction == "none" else g
-        return (dlogits if np.all(scale == 1) else dlogits * scale), None, None
+        # (on the host, skip the product for the usual upstream 1; on cuda, reading
+        # g to find out would cost a copy and a sync)
+        if isinstance(scale, np.ndarray) and np.all(scale == 1):
+            return dlogits, None, None
+        return dlogits * scale, None, None
 
 
 def _class_loss(name, input, target, weight, ignore_index, reduction, smoothing, from_logits):

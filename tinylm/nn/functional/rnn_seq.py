@@ -73,7 +73,7 @@ def _walk(K, name, steps):
 
 def _lstm_steps_forward(K, xg, h0, c0, w_hh, reverse):
     T, N, G = xg.shape
-    hs, cs = np.empty((T, N, G // 4), xg.dtype), np.empty((T, N, G // 4), xg.dtype)
+    hs, cs = np.empty_like(xg, shape=(T, N, G // 4)), np.empty_like(xg, shape=(T, N, G // 4))
     acts = np.empty_like(xg)                      # [i | f | g | o] after their nonlinearities
     h, c = h0, c0
     for t in _steps(T, reverse):
@@ -97,8 +97,8 @@ def _lstm_steps_backward(K, dhs, dc_n, h0, c0, w_hh, hs, cs, acts, reverse):
 
 def _gru_steps_forward(K, gi, h0, w_hh, b_hh, reverse):
     T, N, G = gi.shape
-    hs = np.empty((T, N, G // 3), gi.dtype)
-    acts = np.empty((T, N, G // 3 * 4), gi.dtype)  # [r | z | n | W_hn h + b_hn]
+    hs = np.empty_like(gi, shape=(T, N, G // 3))
+    acts = np.empty_like(gi, shape=(T, N, G // 3 * 4))  # [r | z | n | W_hn h + b_hn]
     h = h0
     for t in _steps(T, reverse):
         gh = K.matmul_forward(h, w_hh, True)      # (N, 3H)
@@ -112,7 +112,7 @@ def _gru_steps_forward(K, gi, h0, w_hh, b_hh, reverse):
 def _gru_steps_backward(K, dhs, h0, w_hh, hs, acts, reverse):
     h_prev = _before(hs, h0, reverse)             # (T, N, H)
     T, N, H = hs.shape
-    dgi, dgh = np.empty((T, N, 3 * H), dhs.dtype), np.empty((T, N, 3 * H), dhs.dtype)
+    dgi, dgh = np.empty_like(dhs, shape=(T, N, 3 * H)), np.empty_like(dhs, shape=(T, N, 3 * H))
     dh = np.zeros_like(h0)
     for t in _steps(T, not reverse):
         dgi[t], dgh[t], dh_direct = K.gru_cell_backward(dhs[t] + dh, h_prev[t], acts[t])
@@ -134,7 +134,7 @@ class LSTMSeq(Function):
         K = kernels_for(xg)
         hs, cs, acts = _walk(K, "lstm_seq_forward", _lstm_steps_forward)(xg, h0, c0, w_hh, reverse)
         T = xg.shape[0]
-        out = np.empty((T + 1,) + hs.shape[1:], hs.dtype)
+        out = np.empty_like(hs, shape=(T + 1,) + hs.shape[1:])
         out[:T], out[T] = hs, cs[0 if reverse else T - 1]
         self.save_for_backward(out, cs, acts, h0, c0, w_hh)
         self.reverse = reverse
