@@ -1,6 +1,11 @@
-"""One script for a machine with an NVIDIA GPU: check and time every CUDA kernel.
+"""One script for a machine with an NVIDIA GPU: check and time every CUDA
+kernel, then whole training steps on the cuda device.
 
-    python benchmarks/gpu_check.py [--repeats N]
+    python benchmarks/gpu_check.py [--repeats N] [--no-pytest] [--no-training]
+
+First the device tests (tests/test_cuda_*.py, test_kernels.py), which run
+under the simulator in `make test`, run on the real GPU (a time limit of
+--pytest-timeout seconds).
 
 For each kernel with a CUDA version, at the realistic float32 sizes of
 benchmarks/kernel_cases.py: run it on the GPU, compare with the NumPy
@@ -8,10 +13,15 @@ reference (max abs / rel error, ok or MISMATCH), and time it with CUDA events
 against PyTorch's CUDA equivalent when torch with CUDA is importable. Then
 compile every kernel to PTX for this GPU's compute capability. Exits non-zero
 on any mismatch. Inputs are copied to the device once; times exclude copies.
+Last, benchmarks/gpu_training.py: training steps of the four benchmark models
+and a larger GPT on the GPU, tokens/s next to PyTorch CUDA, the host-device
+copies of one step (expected: none) and the first step's loss against the CPU.
 """
 import argparse
 import os
+import subprocess
 import sys
+import time
 
 import numpy as np
 
@@ -47,9 +57,35 @@ def torch_time(fn, repeats, torch):
     return start.elapsed_time(end) / repeats
 
 
+DEVICE_TESTS = ["tests/test_cuda_primitives.py", "tests/test_cuda_errors.py", "tests/test_cuda_random.py",
+                "tests/test_cuda_ops.py", "tests/test_cuda_layers.py", "tests/test_cuda_device.py",
+                "tests/test_kernels.py"]
+
+
+def device_tests(timeout):
+    """The device tests on this GPU; True if they passed."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    tests = [t for t in DEVICE_TESTS if os.path.exists(os.path.join(root, t))]
+    print(f"pytest on the GPU: {' '.join(tests)}", flush=True)
+    t0 = time.perf_counter()
+    try:
+        run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests],
+                             cwd=root, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        print(f"  stopped after {timeout} s (raise --pytest-timeout)")
+        return False
+    print("\n".join("  " + line for line in run.stdout.strip().splitlines()[-15:]))
+    print(f"  {time.perf_counter() - t0:.0f} s", flush=True)
+    return run.returncode == 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--no-pytest", action="store_true", help="skip the device tests")
+    parser.add_argument("--pytest-timeout", type=int, default=300)
+    parser.add_argument("--no-training", action="store_true", help="skip the training steps")
+    parser.add_argument("--training-repeats", type=int, default=5)
     args = parser.parse_args(argv)
     from numba import cuda
     if not cuda.is_available():
@@ -60,13 +96,15 @@ def main(argv=None):
         torch = torch if torch.cuda.is_available() else None
     except ImportError:
         torch = None
+    failures = 0
+    if not args.no_pytest:
+        failures += not device_tests(args.pytest_timeout)
     kernel_cases.DEVICE = "cuda"
     dev = cuda.get_current_device()
     print(f"GPU: {dev.name.decode() if isinstance(dev.name, bytes) else dev.name}, "
           f"compute capability {dev.compute_capability}; torch: {torch.__version__ if torch else 'none'}")
     print(f"{'kernel':22s} {'max abs':>9s} {'max rel':>9s} {'ours ms':>9s} {'torch ms':>9s} {'ratio':>7s}  ok")
     rng = np.random.default_rng(0)
-    failures = 0
     for name, case in kernel_cases.CASES.items():
         k = kernels.KERNELS.get(name)
         if k is None or k.cuda is None:
@@ -97,7 +135,14 @@ def main(argv=None):
         for factory, signature in mod.PTX:
             cuda.compile_ptx(factory(float32), signature, cc=cc)
         print(f"  kernels.cuda.{m}: {len(mod.PTX)} kernels compile")
-    print(f"{failures} mismatches" if failures else "all CUDA kernels match their references")
+    if not args.no_training:
+        import gpu_training
+        print(flush=True)
+        rows = gpu_training.run(list(gpu_training.bench.MODELS) + list(gpu_training.LARGE),
+                                args.training_repeats, 3)
+        failures += sum(1 for r in rows if r["h2d"] or r["d2h"] or r["loss_diff"] > 1e-4)
+    print(f"{failures} failures" if failures else "all device tests pass, all CUDA kernels match their "
+          "references, and training steps copy nothing")
     return 1 if failures else 0
 
 

@@ -133,7 +133,8 @@ def gpt_generate_kv(model, idx, max_new_tokens):
     B, T = idx.shape
     assert T + max_new_tokens <= cfg.block_size, "gpt_generate_kv: prompt + new tokens exceed block_size"
     hs = cfg.n_embd // cfg.n_head
-    caches = [[torch.empty(B, cfg.n_head, cfg.block_size, hs), torch.empty(B, cfg.n_head, cfg.block_size, hs), 0]
+    caches = [[torch.empty(B, cfg.n_head, cfg.block_size, hs, device=idx.device),
+               torch.empty(B, cfg.n_head, cfg.block_size, hs, device=idx.device), 0]
               for _ in range(cfg.n_layer)]
     logits, _ = model(idx, caches=caches)
     out = [idx]

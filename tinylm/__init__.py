@@ -22,6 +22,6 @@ from .ops import (abs, add, all, any, logical_and, logical_not, logical_or, move
                   squeeze, stack, std, sub, sum, tanh, transpose, tril, triu, unsqueeze, var,
                   where)
 from .random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state
-from . import data, models, nn, optim, train  # noqa: E402  (they use the ops above)
+from . import cuda, data, models, nn, optim, train  # noqa: E402  (they use the ops above)
 
 __version__ = "0.1.0"

@@ -60,6 +60,12 @@ def is_array(x):
     return isinstance(x, (np.ndarray, DeviceArray))
 
 
+def contiguous(x):
+    """x in C order: itself if it already is (np.ascontiguousarray for any
+    array type, keeping 0-d arrays 0-d)."""
+    return x if x.flags.c_contiguous else x.copy()
+
+
 def asarray(x):
     """np.asarray that leaves device arrays where they are."""
     return x if isinstance(x, DeviceArray) else np.asarray(x)

@@ -10,6 +10,8 @@ import builtins
 
 import numpy as np
 
+from .device import DeviceArray
+
 # The names PyTorch users type; this module shadows float/int/bool on purpose
 # (tl.float, tl.long, tl.bool), so the builtins are reached through `builtins`.
 float32 = float = np.dtype(np.float32)
@@ -59,7 +61,7 @@ def to_dtype(dtype):
 def infer_dtype(data):
     """The dtype tl.tensor(data) gives: NumPy arrays and scalars keep theirs,
     Python floats take the default float, Python ints int64, bools bool."""
-    if isinstance(data, (np.ndarray, np.generic)):
+    if isinstance(data, (np.ndarray, np.generic, DeviceArray)):
         return data.dtype
     kind = np.asarray(data).dtype.kind
     if kind == "f":
@@ -88,13 +90,13 @@ def _scalar_category(x):
 
 def _tier(x):
     # PyTorch ranks operands: dimensioned tensors > 0-d tensors > Python scalars
-    if isinstance(x, np.ndarray):
+    if isinstance(x, (np.ndarray, DeviceArray)):
         return 2 if x.ndim else 1
     return 0
 
 
 def _dtype_of(x, category):
-    if isinstance(x, np.ndarray):
+    if isinstance(x, (np.ndarray, DeviceArray)):
         return x.dtype
     if isinstance(x, np.generic):
         return x.dtype

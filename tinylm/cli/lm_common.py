@@ -71,8 +71,24 @@ def checkpoint_path(path):
     return path
 
 
-def load_lm(path):
-    """(model in eval mode, tokenizer, meta) from a checkpoint written by `tinylm train`."""
+def add_device_argument(group):
+    group.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                       help="where the model runs: cpu (default) or cuda (an NVIDIA GPU through numba-cuda)")
+
+
+def get_device(name):
+    """The device for --device, or a ValueError (a one-line CLI error) saying why
+    cuda cannot be used here."""
+    from ..device import check_device
+    try:
+        return check_device(name)
+    except RuntimeError as e:
+        raise ValueError(f"--device {name}: {e}") from None
+
+
+def load_lm(path, device="cpu"):
+    """(model in eval mode, tokenizer, meta) from a checkpoint written by `tinylm train`,
+    on `device` (a checkpoint holds host arrays: it loads on either device)."""
     path = checkpoint_path(path)
     ckpt = load(path)
     meta = ckpt.get("model_config") if isinstance(ckpt, dict) else None
@@ -81,6 +97,7 @@ def load_lm(path):
                          "(it has no model kind and tokenizer)")
     model = build_model(meta["kind"], meta["config"])
     model.load_state_dict(ckpt["model"])
+    model.to(device)
     model.eval()
     return model, tokenizer_from_json(meta["tokenizer"]), meta
 
@@ -91,10 +108,12 @@ def evaluate_loss(model, ids, batch_size, block_size, max_batches=None):
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
+    device = next(model.parameters()).device
     with autograd.no_grad():
         for i, (x, y) in enumerate(sequential_windows(ids, batch_size, block_size)):
             if max_batches is not None and i >= max_batches:
                 break
+            x, y = x.to(device), y.to(device)
             logits, _ = model(x, y)
             V = logits.shape[-1]
             total += float(F.cross_entropy(logits.view(-1, V), y.view(-1), reduction="sum").item())

@@ -19,7 +19,8 @@ from ..optim import AdamW
 from ..optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR
 from ..serialization import load
 from ..train import TrainConfig, train
-from .lm_common import (CHECKPOINT, default_prompt, describe, encode_corpus, evaluate_loss, make_tokenizer,
+from .lm_common import (CHECKPOINT, add_device_argument, default_prompt, describe, encode_corpus,
+                        evaluate_loss, get_device, make_tokenizer,
                         perplexity, sample_text, tokenizer_from_json, tokenizer_to_json)
 
 
@@ -60,6 +61,7 @@ def add_parsers(sub):
     r.add_argument("--sample-tokens", type=int, default=300, help="tokens sampled before and after (0: none)")
     r.add_argument("--seed", type=int, default=1337, help="seed for initialisation, batches, dropout, samples")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_device_argument(r)
     p.set_defaults(run=run)
 
 
@@ -110,6 +112,7 @@ def _resumed_meta(args):
 
 def run(args):
     _check(args)
+    device = get_device(args.device)
     random.manual_seed(args.seed)
     t0 = time.perf_counter()
     text = load_corpus(None if args.corpus == "builtin" else args.corpus)
@@ -126,7 +129,7 @@ def run(args):
         if len(ids) < T + 1:
             raise ValueError(f"the {name} split has {len(ids)} tokens, fewer than one window of "
                              f"block size + 1 = {T + 1}; use a larger corpus or a smaller --block-size")
-    model = build_model(args.model, config)
+    model = build_model(args.model, config).to(device)  # initialised on the host, then moved
     meta = meta or {"kind": args.model, "config": config, "tokenizer": tokenizer_to_json(tokenizer),
                     "corpus": args.corpus, "val_fraction": args.val_fraction}
     print(f"corpus: {args.corpus}, {len(text):,} characters -> {len(train_ids):,} training and "
@@ -143,7 +146,10 @@ def run(args):
     config_train = TrainConfig(max_steps=args.steps, grad_accum=args.grad_accum, clip_grad_norm=args.grad_clip,
                                eval_every=args.eval_every, checkpoint_every=args.eval_every, log_every=10,
                                out_dir=args.out, progress=not args.no_progress)
-    result = train(model, opt, lambda: random_windows(train_ids, args.batch_size, T), config_train,
+
+    def get_batch():  # drawn on the host, moved to the model's device (one copy each)
+        return tuple(t.to(device) for t in random_windows(train_ids, args.batch_size, T))
+    result = train(model, opt, get_batch, config_train,
                    scheduler=sched, resume=args.resume, model_config=meta,
                    evaluate=lambda m: {"val_loss": evaluate_loss(m, val_ids, args.batch_size, T, max_batches)})
     with open(os.path.join(args.out, "tokenizer.json"), "w", encoding="utf-8") as f:

@@ -5,7 +5,8 @@ import numpy as np
 
 from .. import random
 from ..data import load_corpus
-from .lm_common import encode_corpus, evaluate_loss, load_lm, perplexity, sample_text
+from .lm_common import (add_device_argument, encode_corpus, evaluate_loss, get_device, load_lm,
+                        perplexity, sample_text)
 
 
 def add_parsers(sub):
@@ -20,6 +21,7 @@ def add_parsers(sub):
     g.add_argument("--top-p", type=float, default=None, help="nucleus sampling: smallest set with probability >= p")
     g.add_argument("--num-samples", type=int, default=1, help="independent samples")
     g.add_argument("--seed", type=int, default=1337, help="sampling seed")
+    add_device_argument(g)
     g.set_defaults(run=run_generate)
 
     e = sub.add_parser("eval", help="validation loss and perplexity of a checkpoint",
@@ -32,13 +34,14 @@ def add_parsers(sub):
                    help="which part of the corpus (val/train use the training run's --val-fraction)")
     e.add_argument("--batch-size", type=int, default=32, help="windows per batch")
     e.add_argument("--block-size", type=int, default=None, help="window length (default: the model's)")
+    add_device_argument(e)
     e.set_defaults(run=run_eval)
 
 
 def run_generate(args):
     if args.max_new_tokens < 0 or args.num_samples < 1:
         raise ValueError("--max-new-tokens must be >= 0 and --num-samples >= 1")
-    model, tokenizer, _ = load_lm(args.ckpt)
+    model, tokenizer, _ = load_lm(args.ckpt, get_device(args.device))
     random.manual_seed(args.seed)
     texts = sample_text(model, tokenizer, args.prompt, args.max_new_tokens, args.temperature, args.top_k,
                         args.top_p, args.num_samples)
@@ -50,7 +53,7 @@ def run_generate(args):
 
 
 def run_eval(args):
-    model, tokenizer, meta = load_lm(args.ckpt)
+    model, tokenizer, meta = load_lm(args.ckpt, get_device(args.device))
     model_block = meta["config"].get("block_size")
     T = args.block_size or model_block or 64
     if model_block is not None and T > model_block:

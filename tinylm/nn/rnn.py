@@ -128,12 +128,16 @@ class RNNBase(Module):
                                f"(input shape {input.shape})")
         return input, batched
 
+    def _device(self):
+        """Where the weights live: zero initial states are made there."""
+        return next(iter(self._parameters.values())).device
+
     def _check_states(self, hx, N, batched, dtype):
         """hx -> a list of STATES tensors (D*L, N, H), zeros when hx is None."""
         name, D = type(self).__name__, 2 if self.bidirectional else 1
         shape = (D * self.num_layers, N, self.hidden_size)
         if hx is None:
-            return [zeros(*shape, dtype=dtype) for _ in range(self.STATES)]
+            return [zeros(*shape, dtype=dtype, device=self._device()) for _ in range(self.STATES)]
         if self.STATES == 2:
             if not isinstance(hx, (tuple, list)) or len(hx) != 2:
                 got = f"a tuple of {len(hx)}" if isinstance(hx, (tuple, list)) else type(hx).__name__
@@ -291,7 +295,7 @@ class RNNCellBase(Module):
             input = input.unsqueeze(0)
         shape = (input.shape[0], self.hidden_size)
         if hx is None:
-            return input, [zeros(*shape, dtype=input.dtype) for _ in what], batched
+            return input, [zeros(*shape, dtype=input.dtype, device=input.device) for _ in what], batched
         states = list(hx) if len(what) == 2 else [hx]
         if len(states) != len(what):
             raise RuntimeError(f"{name}: expected hx = (h, c), two tensors, got {len(states)}")

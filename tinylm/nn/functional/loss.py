@@ -17,7 +17,7 @@ import numpy as np
 
 from ..._tensor import Tensor
 from ...autograd import Function
-from ...backend import kernels_for
+from ...backend import asarray, kernels_for
 from .activation import log_softmax
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -64,7 +64,7 @@ class NLLLoss(Function):
             scale, out = 1, loss.reshape(out_shape)
         else:
             scale = wt.sum() if reduction == "mean" else 1
-            out = np.asarray(loss.sum() / scale)
+            out = asarray(loss.sum() / scale)
         self.save_for_backward(logp, wt, tc, kept, w)
         self.smoothing, self.scale, self.reduction = smoothing, scale, reduction
         return out.astype(x.dtype)

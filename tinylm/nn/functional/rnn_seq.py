@@ -28,7 +28,7 @@ import numpy as np
 
 from ... import ops
 from ...autograd import Function
-from ...backend import kernels_for
+from ...backend import contiguous, kernels_for
 from .layers import linear
 
 
@@ -51,8 +51,8 @@ def _weight_grad(K, d, x):
     computes (x^T @ d)^T: transposing x (T*N*H) and the result (G*H) is
     cheaper than transposing d (T*N*G), or than matmul_backward, which would
     also compute the unused d @ W."""
-    xT = np.ascontiguousarray(x.reshape(-1, x.shape[-1]).T)                 # (H, T*N)
-    return np.ascontiguousarray(K.matmul_forward(xT, d.reshape(-1, d.shape[-1]), False).T)
+    xT = contiguous(x.reshape(-1, x.shape[-1]).T)                 # (H, T*N)
+    return contiguous(K.matmul_forward(xT, d.reshape(-1, d.shape[-1]), False).T)
 
 
 def _walk(K, name, steps):
@@ -87,7 +87,7 @@ def _lstm_steps_forward(K, xg, h0, c0, w_hh, reverse):
 def _lstm_steps_backward(K, dhs, dc_n, h0, c0, w_hh, hs, cs, acts, reverse):
     c_prev = _before(cs, c0, reverse)             # (T, N, H)
     dxg = np.empty_like(acts)                     # (T, N, 4H): the gates' gradients
-    dh, dc = np.zeros_like(h0), np.ascontiguousarray(dc_n)
+    dh, dc = np.zeros_like(h0), contiguous(dc_n)
     for t in _steps(dhs.shape[0], not reverse):
         # dh: from the output at t plus what step t+1 sent back through W_hh
         dxg[t], dc = K.lstm_cell_backward(dhs[t] + dh, dc, c_prev[t], cs[t], acts[t])
