@@ -31,8 +31,8 @@ demo: $(VENV)/.installed-demo
 
 test: setup
 	$(PY) -m pytest tests
-	# the CUDA kernels, under Numba's CUDA simulator, in a process of their own
-	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest tests/test_kernels.py tests/test_cuda_primitives.py tests/test_cuda_errors.py tests/test_cuda_random.py
+	# the CUDA kernels and the cuda device, under Numba's CUDA simulator, in a process of their own
+	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest tests/test_kernels.py tests/test_cuda_*.py
 
 clean:
 	rm -rf $(VENV) .numba_cache .hypothesis .pytest_cache *.egg-info out

@@ -79,6 +79,13 @@ def _check_close(what, actual, expected, rtol, atol):
 
 @pytest.mark.parametrize("path", FIXTURES, ids=[p.stem for p in FIXTURES])
 def test_layer_matches_pytorch(path):
+    run_fixture(path, "cpu")
+
+
+def run_fixture(path, device):
+    """One fixture on `device` ('cpu', or 'cuda' for tests/test_cuda_layers.py):
+    the layer, its inputs and the upstream gradients go to the device; outputs
+    and gradients must live there and are copied back to compare."""
     meta, arrays = _load(path)
     rtol, atol = TOLERANCE.get(path.stem, (RTOL, ATOL))
     ctor = {k: tl.tensor(arrays[f"ctor/{v['tensor']}"]) if isinstance(v, dict) else v
@@ -89,8 +96,9 @@ def test_layer_matches_pytorch(path):
     assert [[k, list(v.shape)] for k, v in module.state_dict().items()] == meta["state_dict"]
     params = dict(module.named_parameters())
     assert list(params) == meta["parameters"]
+    module.to(device)
 
-    tensors = {name: tl.tensor(arrays[f"input/{name}"], requires_grad=info["requires_grad"])
+    tensors = {name: tl.tensor(arrays[f"input/{name}"], requires_grad=info["requires_grad"], device=device)
                for name, info in meta["inputs"].items()}
     args = [_build(d, tensors) for d in meta["args"]]
     kwargs = {k: _build(d, tensors) for k, d in meta["forward_kwargs"].items()}
@@ -101,20 +109,27 @@ def test_layer_matches_pytorch(path):
         if name in meta["none_outputs"]:
             assert out is None, f"output {name}: PyTorch returns None here, tinylm {type(out).__name__}"
             continue
-        _check_close(f"output {name}", out, arrays[f"output/{name}"], rtol, atol)
+        _check_close(f"output {name}", _on(device, out), arrays[f"output/{name}"], rtol, atol)
         if f"upstream/{name}" in arrays:
-            term = (out * tl.tensor(arrays[f"upstream/{name}"])).sum()
+            term = (out * tl.tensor(arrays[f"upstream/{name}"], device=device)).sum()
             loss = term if loss is None else loss + term
     if loss is None:
         return
     loss.backward()
     for name, t in tensors.items():
         if meta["inputs"][name]["requires_grad"]:
-            grad = t.grad if t.grad is not None else np.zeros_like(t.data)
+            grad = _on(device, t.grad) if t.grad is not None else np.zeros(t.shape, t.dtype)
             _check_close(f"grad of input {name}", grad, arrays[f"grad_input/{name}"], rtol, atol)
     for name, p in params.items():
-        grad = p.grad if p.grad is not None else np.zeros_like(p.data)
+        grad = _on(device, p.grad) if p.grad is not None else np.zeros(p.shape, p.dtype)
         _check_close(f"grad of parameter {name}", grad, arrays[f"grad_param/{name}"], rtol, atol)
+
+
+def _on(device, t):
+    """t, checked to live on `device`, as a host array."""
+    assert isinstance(t, tl.Tensor) and t.device.type == device, \
+        f"expected a tensor on {device}, got {getattr(t, 'device', type(t).__name__)}"
+    return t.detach().cpu().numpy()
 
 
 def test_every_layer_has_a_fixture():

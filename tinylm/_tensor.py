@@ -183,7 +183,8 @@ class Tensor:
         return self.to("cpu")
 
     def cuda(self, device=None, non_blocking=False):
-        return self.to("cuda" if device is None else device)
+        """A copy on the GPU (itself if already there); device: None, an index, 'cuda:0'."""
+        return self.to(cuda_device(device))
 
     # ---- autograd ----------------------------------------------------------
     def detach(self):
@@ -244,6 +245,19 @@ class Tensor:
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + ", ".join([body] + extras) + ")"
+
+
+def cuda_device(index=None):
+    """The device that t.cuda(index) / module.cuda(index) mean: index None,
+    an int (as torch's t.cuda(0)), or a device or string such as 'cuda:0'."""
+    if index is None:
+        return Device("cuda")
+    if isinstance(index, (int, np.integer)) and not isinstance(index, bool):
+        return Device(f"cuda:{int(index)}")
+    d = Device(index)
+    if d.type != "cuda":
+        raise RuntimeError(f"cuda(): expected a cuda device, got {str(d)!r}")
+    return d
 
 
 def _dim(d, ndim):

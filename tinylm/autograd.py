@@ -23,6 +23,7 @@ import weakref
 import numpy as np
 
 from .backend import asarray
+from .device import DeviceArray
 
 _grad_enabled = True
 
@@ -107,6 +108,8 @@ class Function:
         fn = cls()
         fn.saved = ()
         arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        if len(arrays) > 1:
+            _check_devices(cls, arrays)
         with np.errstate(all="ignore"):  # log(0) = -inf etc. as in PyTorch, silently
             out = fn.forward(*arrays, **options)
         extras = ()
@@ -141,12 +144,33 @@ class Function:
         return f"<{self.name}>"
 
 
+def _check_devices(cls, arrays):
+    """Raise, as PyTorch does, when an op's array inputs live on different
+    devices (0-d host arrays excepted: they act as scalars, as CPU scalar
+    tensors do in PyTorch). Without this a CPU kernel would be handed device
+    memory, or the reverse, and fail far from the user's mistake."""
+    host = device = False
+    for x in arrays:
+        if isinstance(x, np.ndarray):
+            host = host or x.ndim > 0
+        elif isinstance(x, DeviceArray):
+            device = True
+    if host and device:
+        raise RuntimeError(f"{cls.__name__.lower()}: expected all tensors to be on the same device, "
+                           "but found at least two devices, cuda:0 and cpu! (move one with "
+                           ".to('cuda') or .cpu())")
+
+
 def _run_hooks(tensor, grad):
     for hook in list(tensor._hooks.values()):
         new = hook(_wrap(grad))
         if new is not None:
             grad = asarray(new.data if hasattr(new, "data") else new).astype(grad.dtype, copy=False)
     return grad
+
+
+def _device_name(array):
+    return "cpu" if isinstance(array, np.ndarray) else str(array.device)
 
 
 def _wrap(array):
@@ -279,6 +303,9 @@ def backward(root, grad, retain_graph=False):
             sliced = isinstance(ig, SliceGrad)
             if not sliced:
                 ig = asarray(ig)
+                if isinstance(ig, np.ndarray) != isinstance(inp.data, np.ndarray):
+                    raise RuntimeError(f"{fn.name} returned a gradient on {_device_name(ig)} for "
+                                       f"an input on {inp.device}")
             if tuple(ig.shape) != inp.shape:
                 raise RuntimeError(f"{fn.name} returned a gradient of shape {tuple(ig.shape)} "
                                    f"for an input of shape {inp.shape}")

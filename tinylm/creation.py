@@ -53,7 +53,9 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     if isinstance(data, Tensor):
         data = data.data
     elif isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in data):
-        data = [d.data if isinstance(d, Tensor) else d for d in data]
+        # elements on cuda are copied to the host here, as torch.tensor([t0, t1]) reads them
+        data = [(d.data if isinstance(d.data, np.ndarray) else d.data.to_host()) if isinstance(d, Tensor)
+                else d for d in data]
     try:
         array = np.array(data, dtype=dtypes.to_dtype(dtype) or dtypes.infer_dtype(data))
     except ValueError as e:

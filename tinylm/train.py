@@ -7,11 +7,13 @@ Each step: grad_accum micro-batches (forward, loss / grad_accum, backward),
 clip the gradient norm, optimizer step, scheduler step, zero the grads. Every
 eval_every steps `evaluate(model)` runs in eval mode without grad; every
 checkpoint_every steps (and at the end, and on Ctrl-C) one checkpoint file
-holds the model, optimizer, scheduler, step, RNG state and configs
-(tl.save: safetensors, no pickle, atomic). resume=True continues from it;
-since all randomness (dropout, batch sampling through tl's generator) comes
-from the saved RNG state, resuming at step k and training to n gives the
-same weights, bit for bit, as training straight to n.
+holds the model, optimizer, scheduler, step, RNG states (the CPU generator's
+and the cuda one's) and configs (tl.save: safetensors, no pickle, atomic;
+arrays on cuda are saved as host copies). resume=True continues from it, on
+either device; since all randomness (dropout, batch sampling through tl's
+generators) comes from the saved RNG states, resuming at step k and training
+to n on the same device gives the same weights, bit for bit, as training
+straight to n.
 
 Batches: `batches` is either a function get_batch() -> batch (drawing from
 tl's generator, as nanoGPT's get_batch does) or an iterable of batches; on
@@ -198,10 +200,12 @@ def _evaluate(model, evaluate, result, log, cfg):
 
 
 def _checkpoint(path, model, optimizer, scheduler, step, cfg, model_config):
+    # both generators: on cuda, dropout draws from the cuda one (two host ints, no copy)
+    from .cuda import get_rng_state as cuda_rng_state
     save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
           "scheduler": scheduler.state_dict() if scheduler is not None else None,
-          "step": step, "rng": random.get_rng_state(), "train_config": asdict(cfg),
-          "model_config": model_config}, path)
+          "step": step, "rng": random.get_rng_state(), "cuda_rng": cuda_rng_state(),
+          "train_config": asdict(cfg), "model_config": model_config}, path)
 
 
 def _restore(ckpt, path, model, optimizer, scheduler):
@@ -215,6 +219,9 @@ def _restore(ckpt, path, model, optimizer, scheduler):
             raise ValueError(f"checkpoint {path!r} has no scheduler state, but a scheduler was given")
         scheduler.load_state_dict(ckpt["scheduler"])
     random.set_rng_state(ckpt["rng"])
+    if ckpt.get("cuda_rng") is not None:  # (absent from checkpoints written before the cuda device)
+        from .cuda import set_rng_state as set_cuda_rng_state
+        set_cuda_rng_state(ckpt["cuda_rng"])
     return int(ckpt["step"])
 
 

@@ -160,8 +160,15 @@ class CudaArray(DeviceArray):
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
         shape = _resolve_shape(shape, self.size)
-        src = self if self.dev.is_c_contiguous() else self.copy()
-        return src._view(shape, _c_strides(shape))
+        if self.dev.is_c_contiguous() or not self.size:
+            return self._view(shape, _c_strides(shape))
+        strides = _nocopy_strides(self.shape, self._elem_strides(), shape)
+        if strides is not None:  # a view, as NumPy finds one
+            return self._view(shape, strides)
+        if copy is False:
+            raise ValueError(f"cannot reshape the array of shape {self.shape} into {shape} "
+                             f"without copying it")
+        return self.copy()._view(shape, _c_strides(shape))
 
     def ravel(self):
         return self.reshape(-1)
@@ -219,6 +226,8 @@ class CudaArray(DeviceArray):
         if axis == () or (x.ndim == 0 and op != "var"):
             out = x.copy()  # NumPy: reducing over no axis is the identity
             return out if op not in ("argmax", "argmin") else out.astype(np.int64) * 0
+        if op in ("argmax", "argmin") and axis is not None:
+            axis = axis[0]  # the kernel takes one int axis for these (NumPy does too)
         return CudaArray(_k()[3].reduce(op, x.dev, axis, keepdims, **kw))
 
     def sum(self, axis=None, dtype=None, keepdims=False, out=None):
@@ -325,6 +334,33 @@ def _c_strides(shape):
         strides.append(step)
         step *= max(n, 1)
     return tuple(reversed(strides))
+
+
+def _nocopy_strides(old_shape, old_strides, new_shape):
+    """Element strides that give `new_shape` over the same elements in C
+    order without a copy, or None (NumPy's _attempt_nocopy_reshape): each
+    group of old dims that maps onto a group of new dims must be one
+    contiguous run."""
+    old = [(n, s) for n, s in zip(old_shape, old_strides) if n != 1]
+    new_strides = [0] * len(new_shape)
+    oi, oj, ni, nj = 0, 1, 0, 1
+    while ni < len(new_shape) and oi < len(old):
+        nsize, osize = new_shape[ni], old[oi][0]
+        while nsize != osize:
+            if nsize < osize:
+                nsize *= new_shape[nj]
+                nj += 1
+            else:
+                osize *= old[oj][0]
+                oj += 1
+        for k in range(oi, oj - 1):
+            if old[k][1] != old[k + 1][0] * old[k + 1][1]:
+                return None
+        new_strides[nj - 1] = old[oj - 1][1]
+        for k in range(nj - 1, ni, -1):
+            new_strides[k - 1] = new_strides[k] * new_shape[k]
+        ni, nj, oi, oj = nj, nj + 1, oj, oj + 1
+    return new_strides  # trailing new dims are 1s: any stride serves
 
 
 def _resolve_shape(shape, size):

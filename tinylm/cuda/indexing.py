@@ -62,14 +62,19 @@ def _normalise(x, key):
 
 
 def _basic(x, items, advanced):
-    """(view, [(dim in view, index array or int)]): slices, None and (without
-    arrays) ints applied as a strided view; array dims kept whole."""
+    """(view, [(dim in view, position in the key, index array or None)]):
+    slices, None and ints applied as a strided view; array dims kept whole.
+    Beside arrays an int is an advanced index too, which counts for where
+    NumPy puts the indexed dims (an entry with None), but its dim leaves the
+    view at once: x[None, None, 0, 0, None, None, mask] must not need a
+    7-dim view (the cuda primitives take up to 6)."""
     shape, strides = x.shape, x._elem_strides()
-    new_shape, new_strides, offset, adv, d = [], [], 0, [], 0
+    new_shape, new_strides, offset, adv, d, at = [], [], 0, [], 0, 0
     for k in items:
         if k is None:
             new_shape.append(1)
             new_strides.append(0)
+            at += 1
             continue
         n, s = shape[d], strides[d]
         if isinstance(k, slice):
@@ -80,8 +85,8 @@ def _basic(x, items, advanced):
             offset += start * s if count else 0
             new_shape.append(count)
             new_strides.append(s * step)
-        elif isinstance(k, CudaArray) or advanced:
-            adv.append((len(new_shape), k if isinstance(k, CudaArray) else int(k)))
+        elif isinstance(k, CudaArray):
+            adv.append((len(new_shape), at, k))
             new_shape.append(n)
             new_strides.append(s)
         else:
@@ -89,7 +94,10 @@ def _basic(x, items, advanced):
             if not -n <= i < n:
                 raise IndexError(f"index {i} is out of bounds for axis {d} with size {n}")
             offset += (i % n) * s
+            if advanced:
+                adv.append((len(new_shape), at, None))
         d += 1
+        at += 1
     view = CudaArray(_k()[1].strided_view(x.dev, new_shape, new_strides, offset)) \
         if x.size else _full(new_shape, 0, x.dtype)
     return view, adv
@@ -97,30 +105,26 @@ def _basic(x, items, advanced):
 
 def _plan(x, key):
     """Everything a gather or scatter through `key` needs (None if basic):
-    (view, flat, offsets, batch shape, rest shape, front) where flat[L, r...]
-    reaches view's element for the indexed dims at offsets L and the other
-    dims r, and front says where the batch dims go in the result."""
+    (view, flat, offsets, batch shape, rest shape, front, rest strides) where
+    flat[L, r...] reaches view's element for the indexed dims at offsets L
+    and the other dims r, and front says where the batch dims go in the result."""
     items, advanced = _normalise(x, key)
     view, adv = _basic(x, items, advanced)
     if not adv:
         return view, None
     mv = _k()[2]
     vshape, vstrides = view.shape, view._elem_strides()
-    dims = [p for p, _ in adv]
+    indexed = [(p, a) for p, _, a in adv if a is not None]
+    dims = [p for p, _ in indexed]
     arrays = []
-    for p, a in adv:
+    for p, a in indexed:
         n = vshape[p]
-        if isinstance(a, int):
-            if not -n <= a < n:
-                raise IndexError(f"index {a} is out of bounds for axis {p} with size {n}")
-            arrays.append(a % n)
-            continue
         if a.size:  # bounds first: a take against the dim raises (or records) a bad index
             mv.take(mv.zeros((n,), np.int64), a.reshape(-1).dev, check="defer")
         arrays.append(np.where(a < 0, a + n, a))
-    batch = np.broadcast_shapes(*[np.shape(a) if not isinstance(a, int) else () for a in arrays])
+    batch = np.broadcast_shapes(*[a.shape for a in arrays])
     offsets = 0
-    for (p, _), a in zip(adv, arrays):
+    for p, a in zip(dims, arrays):
         offsets = offsets + a * vstrides[p]
     if not isinstance(offsets, CudaArray):
         offsets = _full((), offsets, np.int64)
@@ -129,9 +133,10 @@ def _plan(x, key):
     span = 1 + sum((vshape[p] - 1) * vstrides[p] for p in dims) if view.size else 1
     flat = CudaArray(_k()[1].strided_view(view.dev, [span] + [vshape[d] for d in rest],
                                           [1] + [vstrides[d] for d in rest])) if view.size else None
-    adjacent = dims == list(range(dims[0], dims[0] + len(dims)))
-    front = dims[0] if adjacent else 0
-    return view, (flat, offsets, tuple(batch), tuple(vshape[d] for d in rest), front)
+    at = [a for _, a, _ in adv]  # NumPy: indexed dims stay in place if their keys are adjacent
+    front = adv[0][0] if at == list(range(at[0], at[0] + len(at))) else 0
+    return view, (flat, offsets, tuple(batch), tuple(vshape[d] for d in rest), front,
+                  tuple(vstrides[d] for d in rest))
 
 
 def _order(nb, nr, front):
@@ -144,7 +149,7 @@ def getitem(x, key):
     view, plan = _plan(x, key)
     if plan is None:
         return view
-    flat, offsets, batch, rest, front = plan
+    flat, offsets, batch, rest, front, _ = plan
     if flat is None or offsets.size == 0:
         out = _full(batch + rest, 0, x.dtype)
     else:
@@ -162,7 +167,7 @@ def add_at(x, key, values):
     if plan is None:
         np.add(view, values, out=view)
         return
-    flat, offsets, batch, rest, front = plan
+    flat, offsets, batch, rest, front, rest_strides = plan
     if flat is None or offsets.size == 0:
         return
     order = _order(len(batch), len(rest), front)
@@ -170,7 +175,17 @@ def add_at(x, key, values):
     v = np.broadcast_to(v.astype(x.dtype, copy=False),
                         tuple((batch + rest)[i] for i in order))
     v = v.transpose(list(np.argsort(order))).contiguous().reshape((offsets.size,) + rest)
-    _k()[2].index_add_(flat.dev, 0, offsets.reshape(-1).dev, v.dev, check=False)
+    offsets = offsets.reshape(-1)
+    if rest:  # flat's rows overlap (a scatter refuses such a view): one offset per element
+        pos = 0
+        for i, (n, s) in enumerate(zip(rest, rest_strides)):
+            step = CudaArray(_k()[2].arange(n)) * s
+            pos = pos + step.reshape([n if j == i else 1 for j in range(len(rest))])
+        offsets = (offsets.reshape((-1,) + (1,) * len(rest)) + pos).reshape(-1)
+        span = flat.shape[0] + sum((n - 1) * s for n, s in zip(rest, rest_strides))
+        flat = CudaArray(_k()[1].strided_view(flat.dev, [span], [1]))
+        v = v.reshape(-1)
+    _k()[2].index_add_(flat.dev, 0, offsets.dev, v.dev, check=False)
 
 
 def setitem(x, key, value):

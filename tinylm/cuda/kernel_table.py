@@ -8,6 +8,8 @@ CPU ones do), runs the kernel's cuda version and wraps the device arrays it
 returns. A kernel without a cuda version raises NotImplementedError naming
 it (kernels.registry.lookup), never runs on the host.
 """
+import math
+
 import numpy as np
 
 from .array import CudaArray, _full
@@ -75,13 +77,14 @@ def matmul(a, b):
         raise ValueError(f"matmul: shapes {a.shape} and {b.shape} don't line up: {K} != {K2}")
     batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
     if b2.ndim == 2:  # every row of a against one b: one tall product
-        rows = a2.contiguous().reshape(-1, K)
+        rows = a2.contiguous().reshape(math.prod(a2.shape[:-1]), K)  # (-1 fails when K is 0)
         c = TABLE.matmul_forward(rows, b2, False) if rows.size and b2.size else \
             _full((rows.shape[0], N), 0, dt)
         c = c.reshape(batch + (M, N))
     else:
-        A = np.broadcast_to(a2, batch + (M, K)).contiguous().reshape(-1, M, K)
-        B = np.broadcast_to(b2, batch + (K, N)).contiguous().reshape(-1, K, N)
+        nb = math.prod(batch)
+        A = np.broadcast_to(a2, batch + (M, K)).contiguous().reshape(nb, M, K)
+        B = np.broadcast_to(b2, batch + (K, N)).contiguous().reshape(nb, K, N)
         c = TABLE.matmul_forward(A, B, False) if A.size and B.size else \
             _full((A.shape[0], M, N), 0, dt)
         c = c.reshape(batch + (M, N))

@@ -197,8 +197,12 @@ def _where(cond, a=None, b=None):
     _check_operands([cond, a, b])
     dt = _dtype_of([a, b])
     c = cond.dev if isinstance(cond, CudaArray) and cond.dtype == np.bool_ else _bool(cond)
-    if is_scalar(cond):
-        return np.broadcast_to(a if c else b, np.broadcast_shapes(np.shape(a), np.shape(b)))
+    if is_scalar(cond):  # the chosen operand, on the device even if it is a host scalar
+        pick = a if c else b
+        pick = pick.astype(dt, copy=False) if isinstance(pick, CudaArray) else _full((), pick, dt)
+        return np.broadcast_to(pick, np.broadcast_shapes(np.shape(a), np.shape(b))).copy()
+    if not isinstance(a, CudaArray) and not isinstance(b, CudaArray):
+        a = _full((), a, dt)  # where(mask, 1, 0): the kernel takes one device operand at least
     return CudaArray(_k()[0].where(c, _operand(a, dt), _operand(b, dt)))
 
 
@@ -212,6 +216,9 @@ def _like(fill):
 
 
 def _full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None):
+    if isinstance(fill_value, CudaArray):  # a 0-d device value (argmax's): no copy to the host
+        shape = a.shape if shape is None else shape
+        return _full_new(shape, fill_value, dtype or a.dtype)
     return _like(fill_value)(a, dtype, shape=shape)
 
 
@@ -304,7 +311,7 @@ FUNCTIONS = {
     np.expand_dims: lambda x, axis: x.expand_dims(axis),
     np.squeeze: lambda x, axis=None: x.squeeze(axis),
     np.reshape: lambda x, shape=None, order="C", *, newshape=None, copy=None: x.reshape(
-        shape if shape is not None else newshape),
+        shape if shape is not None else newshape, copy=copy),
     np.transpose: lambda x, axes=None: x.transpose(*(() if axes is None else (axes,))),
     np.swapaxes: lambda x, a, b: x.swapaxes(a, b), np.ravel: lambda x, order="C": x.ravel(),
     np.ascontiguousarray: lambda x, dtype=None, **kw: x.contiguous() if dtype is None

@@ -16,7 +16,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from .. import autograd, dtypes
-from .._tensor import Tensor
+from .._tensor import Tensor, cuda_device
 from ..backend import asarray
 from ..device import DeviceArray, check_device
 from ..ops.pointwise import move
@@ -313,7 +313,7 @@ class Module:
         return self.to("cpu")
 
     def cuda(self, device=None):
-        return self.to("cuda" if device is None else f"cuda:{device}")
+        return self.to(cuda_device(device))
 
     # ---- state dict --------------------------------------------------------------
     def state_dict(self, destination=None, prefix="", keep_vars=False):

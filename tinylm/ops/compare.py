@@ -8,7 +8,13 @@ import numpy as np
 
 from .. import dtypes
 from .._tensor import Tensor
+from ..backend import is_array
 from .pointwise import _raw
+
+
+def _cast(v, dtype):
+    """An operand as `dtype`: arrays stay on their device, scalars become 0-d arrays."""
+    return v.astype(dtype, copy=False) if is_array(v) else np.asarray(v, dtype)
 
 
 def _compare(ufunc):
@@ -18,7 +24,7 @@ def _compare(ufunc):
         a_, b_ = _raw(a), _raw(b)
         dtype = dtypes.result_type(a_, b_)
         try:
-            return Tensor(ufunc(np.asarray(a_, dtype), np.asarray(b_, dtype)))
+            return Tensor(ufunc(_cast(a_, dtype), _cast(b_, dtype)))
         except ValueError:
             raise ValueError(f"{ufunc.__name__}: shapes {np.shape(a_)} and {np.shape(b_)} "
                              "cannot be broadcast together") from None

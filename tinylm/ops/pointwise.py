@@ -11,6 +11,7 @@ import numpy as np
 from .. import dtypes
 from .._tensor import Tensor
 from ..autograd import Function, sum_to
+from ..backend import asarray, is_array
 from ..device import device_of
 
 
@@ -18,6 +19,8 @@ def as_operand(x, dtype):
     """A Tensor of `dtype` from a Tensor (cast differentiably), array or scalar."""
     if isinstance(x, Tensor):
         return x if x.dtype == dtype else x.to(dtype)
+    if is_array(x):  # a raw array (NumPy or device) stays where it lives
+        return Tensor(x.astype(dtype, copy=False))
     return Tensor(np.asarray(x, dtype=dtype))
 
 
@@ -399,7 +402,7 @@ def minimum(a, b):
 
 
 def where(condition, input, other):
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    cond = condition.data if isinstance(condition, Tensor) else asarray(condition)
     if cond.dtype != np.bool_:
         raise TypeError(f"where: condition must be a bool tensor, got {cond.dtype}")
     dtype = dtypes.result_type(_raw(input), _raw(other))
@@ -414,7 +417,7 @@ def where(condition, input, other):
 
 def masked_fill(x, mask, value):
     """x with `value` where `mask` is True; mask broadcasts to x's shape."""
-    m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    m = mask.data if isinstance(mask, Tensor) else asarray(mask)
     if m.dtype != np.bool_:
         raise TypeError(f"masked_fill: mask must be a bool tensor, got {m.dtype}")
     if np.broadcast_shapes(m.shape, x.shape) != x.shape:

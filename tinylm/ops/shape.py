@@ -283,12 +283,15 @@ def repeat(x, *sizes):
         raise RuntimeError(f"repeat: number of repeat dims ({len(sizes)}) can't be smaller than "
                            f"the tensor's dims ({x.ndim})")
     x = reshape(x, (1,) * (len(sizes) - x.ndim) + x.shape)
-    # tile = broadcast each dim against a new axis of size r, then merge the two
-    inter = []
-    for r, n in zip(sizes, x.shape):
-        inter += [r, n]
-    y = expand(reshape(x, sum(((1, n) for n in x.shape), ())), inter)
-    return reshape(y, tuple(r * n for r, n in zip(sizes, x.shape)))
+    # tile one dim at a time: (A, n, B) as (A, 1, n * B), broadcast against r,
+    # merged to (A, r * n, B); 3-D views at most, whatever the rank (the cuda
+    # primitives take up to 6 dims, a one-shot (r, n) interleave needs 2 per dim)
+    for d, r in enumerate(sizes):
+        if r != 1:
+            outer, inner = math.prod(x.shape[:d]), math.prod(x.shape[d:])
+            y = expand(reshape(x, (outer, 1, inner)), (outer, r, inner))
+            x = reshape(y, x.shape[:d] + (r * x.shape[d],) + x.shape[d + 1:])
+    return x
 
 
 
