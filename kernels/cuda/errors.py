@@ -123,7 +123,11 @@ def deferred(check_at_exit=True):
 
 
 def code_for(name, mode):
-    """The code a kernel of wrapper `name` records under, 0 in mode False."""
+    """The code a kernel of wrapper `name` records under, 0 in mode False.
+    A recording launch arms the register: the next raise_if_set reads it."""
+    global _armed
+    if mode:
+        _armed = True
     return CODES[name] if mode else 0
 
 
@@ -141,6 +145,7 @@ def _clear_factory(T):
 _CLEAR = cuda_kernel(_clear_factory(int64))
 _lock = threading.Lock()
 _register = None
+_armed = False   # True when a launch may have recorded since the last read
 
 
 def register():
@@ -157,10 +162,14 @@ def register():
 def raise_if_set():
     """Read the register (one counted device-to-host copy, which waits for
     the GPU); if an error was recorded, clear the register on the device and
-    raise it. Does nothing, and copies nothing, if no wrapper ever ran."""
+    raise it. Does nothing, and copies nothing, if no checking launch ran
+    since the last read (so copying many arrays to the host after a step
+    reads the register once, not once per array)."""
+    global _armed
     reg = _register
-    if reg is None:
+    if reg is None or not _armed:
         return
+    _armed = False
     code, value, limit, extra = (int(v) for v in to_host(reg))
     if code:
         _CLEAR[1, 1](reg)
