@@ -54,8 +54,7 @@ def run(names, repeats, steps, smoke=False, out=print):
     """Print one row per model; returns the rows as dicts (for the closing note)."""
     models = SMOKE if smoke else {**bench.MODELS, **LARGE}
     torch = None if smoke else _torch()
-    if torch is not None:
-        import torch_models  # noqa: F401  (benchmarks/, next to this file)
+    if torch is not None:  # the PyTorch twins of the models (benchmarks/torch_models.py)
         from bench_train import torch_model, torch_step
     B = 2 if smoke else bench.BATCH
     out(f"training steps on cuda, float32, batch {B}: tokens/s (best of {repeats} x {steps}), "

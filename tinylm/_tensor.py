@@ -9,7 +9,7 @@ import numpy as np
 
 from . import autograd
 from . import dtypes
-from .device import CPU, DeviceArray, check_device, device_of
+from .device import DeviceArray, check_device, device_of
 from .device import device as Device
 
 
@@ -148,7 +148,7 @@ class Tensor:
                 dtype = a
         out = self
         if device is not None and check_device(device) != self.device:
-            from .ops.pointwise import ToDevice
+            from .ops.transfer import ToDevice
             out, copy = ToDevice.apply(self, device=check_device(device)), False
         dtype = dtypes.to_dtype(dtype)
         if dtype is None or dtype == out.dtype:

@@ -9,7 +9,7 @@ from . import dtypes
 from . import random as _random
 from ._tensor import Tensor
 from .device import check_device
-from .ops.pointwise import move
+from .ops.transfer import move
 
 
 def _size(size):

@@ -20,6 +20,7 @@ import numbers
 import numpy as np
 
 from ..device import DeviceArray, device as Device
+from .shapes import c_strides, nocopy_strides, resolve_shape
 
 CUDA = Device("cuda:0")
 
@@ -159,16 +160,16 @@ class CudaArray(DeviceArray):
     def reshape(self, *shape, order="C", copy=None):
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
-        shape = _resolve_shape(shape, self.size)
+        shape = resolve_shape(shape, self.size)
         if self.dev.is_c_contiguous() or not self.size:
-            return self._view(shape, _c_strides(shape))
-        strides = _nocopy_strides(self.shape, self._elem_strides(), shape)
+            return self._view(shape, c_strides(shape))
+        strides = nocopy_strides(self.shape, self._elem_strides(), shape)
         if strides is not None:  # a view, as NumPy finds one
             return self._view(shape, strides)
         if copy is False:
             raise ValueError(f"cannot reshape the array of shape {self.shape} into {shape} "
                              f"without copying it")
-        return self.copy()._view(shape, _c_strides(shape))
+        return self.copy()._view(shape, c_strides(shape))
 
     def ravel(self):
         return self.reshape(-1)
@@ -328,58 +329,6 @@ class CudaArray(DeviceArray):
 
 
 # ---- helpers ------------------------------------------------------------------------------------
-def _c_strides(shape):
-    strides, step = [], 1
-    for n in reversed(shape):
-        strides.append(step)
-        step *= max(n, 1)
-    return tuple(reversed(strides))
-
-
-def _nocopy_strides(old_shape, old_strides, new_shape):
-    """Element strides that give `new_shape` over the same elements in C
-    order without a copy, or None (NumPy's _attempt_nocopy_reshape): each
-    group of old dims that maps onto a group of new dims must be one
-    contiguous run."""
-    old = [(n, s) for n, s in zip(old_shape, old_strides) if n != 1]
-    new_strides = [0] * len(new_shape)
-    oi, oj, ni, nj = 0, 1, 0, 1
-    while ni < len(new_shape) and oi < len(old):
-        nsize, osize = new_shape[ni], old[oi][0]
-        while nsize != osize:
-            if nsize < osize:
-                nsize *= new_shape[nj]
-                nj += 1
-            else:
-                osize *= old[oj][0]
-                oj += 1
-        for k in range(oi, oj - 1):
-            if old[k][1] != old[k + 1][0] * old[k + 1][1]:
-                return None
-        new_strides[nj - 1] = old[oj - 1][1]
-        for k in range(nj - 1, ni, -1):
-            new_strides[k - 1] = new_strides[k] * new_shape[k]
-        ni, nj, oi, oj = nj, nj + 1, oj, oj + 1
-    return new_strides  # trailing new dims are 1s: any stride serves
-
-
-def _resolve_shape(shape, size):
-    shape = tuple(int(s) for s in shape)
-    if shape.count(-1) > 1:
-        raise ValueError("can only specify one unknown dimension")
-    known = 1
-    for s in shape:
-        if s != -1:
-            known *= s
-    if -1 in shape:
-        if known == 0 or size % known:
-            raise ValueError(f"cannot reshape array of size {size} into shape {shape}")
-        shape = tuple(size // known if s == -1 else s for s in shape)
-    elif known != size:
-        raise ValueError(f"cannot reshape array of size {size} into shape {shape}")
-    return shape
-
-
 def _full(shape, value, dtype):
     return CudaArray(_k()[2].full(tuple(shape), value, np.dtype(dtype)))
 

@@ -19,7 +19,7 @@ from .. import autograd, dtypes
 from .._tensor import Tensor, cuda_device
 from ..backend import asarray
 from ..device import DeviceArray, check_device
-from ..ops.pointwise import move
+from ..ops.transfer import move
 from .parameter import Parameter
 
 

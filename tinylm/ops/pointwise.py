@@ -12,7 +12,6 @@ from .. import dtypes
 from .._tensor import Tensor
 from ..autograd import Function, sum_to
 from ..backend import asarray, is_array
-from ..device import device_of
 
 
 def as_operand(x, dtype):
@@ -63,28 +62,6 @@ class Cast(Function):
 
     def backward(self, g):
         return g.astype(self.in_dtype)
-
-
-class ToDevice(Function):
-    """t.to(device) across devices: a counted copy (tinylm.cuda.transfers);
-    the gradient is copied back to where the input lives."""
-
-    def forward(self, x, device):
-        self.source = device_of(x)
-        return move(x, device)
-
-    def backward(self, g):
-        return move(g, self.source)
-
-
-def move(array, device):
-    """`array` copied to `device` (a tinylm.device); itself if already there."""
-    if device_of(array) == device:
-        return array
-    if device.type == "cuda":
-        from ..cuda.array import CudaArray
-        return CudaArray.from_host(array)
-    return array.to_host()
 
 
 class Clone(Function):

@@ -19,7 +19,7 @@ import numpy as np
 from .. import autograd
 from .._tensor import Tensor
 from ..device import DeviceArray
-from ..ops.pointwise import move
+from ..ops.transfer import move
 
 
 class Optimizer:
