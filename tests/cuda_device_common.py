@@ -3,24 +3,11 @@ the skip mark, the tiny models and their batch, and helpers that compare a
 cuda result with the CPU's. (tests/conftest.py fixes the simulator.)"""
 
 import numpy as np
-import pytest
 
 import tinylm as tl
-from kernels.harness import simulator
 from tinylm.models import GPT, GRULM, LSTMLM, GPTConfig, RNNLMConfig
+from device_marks import on_device  # noqa: F401  (the test files take it from here)
 
-
-def _device_present():
-    if simulator():
-        return True
-    try:
-        from numba import cuda
-        return cuda.is_available()
-    except Exception:  # numba without numba-cuda, or a broken driver
-        return False
-
-
-on_device = pytest.mark.skipif(not _device_present(), reason="needs NUMBA_ENABLE_CUDASIM=1 or a CUDA GPU")
 
 V, B, T = 11, 2, 4
 RTOL, ATOL = 1e-5, 1e-6   # float32, cuda against cpu

@@ -25,18 +25,13 @@ from kernels.cuda import movement as M
 from kernels.cuda import transfers as T
 from kernels.cross_entropy import cross_entropy_forward_reference
 from kernels.embedding import embedding_backward_reference, embedding_forward_reference
-from kernels.harness import run, simulator
+from kernels.harness import run
 from kernels.layernorm import layernorm_backward_reference, layernorm_forward_reference
 from kernels.registry import KERNELS
+from device_marks import on_device
 
 
-def _device_present():
-    from numba import cuda
-    return simulator() or cuda.is_available()
-
-
-pytestmark = pytest.mark.skipif(not _device_present(),
-                                reason="needs NUMBA_ENABLE_CUDASIM=1 or a CUDA GPU")
+pytestmark = on_device
 LAUNCH = (2, 4)   # 2 blocks of 4 threads: every grid-stride loop wraps
 F64 = np.dtype(np.float64)
 

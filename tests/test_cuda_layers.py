@@ -13,19 +13,8 @@ import tinylm as tl
 import tinylm.nn as nn
 from kernels.harness import simulator
 from test_reference_fixtures import FIXTURES, run_fixture
+from device_marks import on_device
 
-
-def _device_present():
-    if simulator():
-        return True
-    try:
-        from numba import cuda
-        return cuda.is_available()
-    except Exception:  # numba without numba-cuda, or a broken driver
-        return False
-
-
-on_device = pytest.mark.skipif(not _device_present(), reason="needs NUMBA_ENABLE_CUDASIM=1 or a CUDA GPU")
 
 # Fixtures that only a real GPU runs, with the reason.
 GPU_ONLY = {

@@ -21,22 +21,10 @@ from hypothesis import strategies as st
 
 import tinylm as tl
 import tinylm.nn.functional as F
-from kernels.harness import simulator
 from op_table import CASES, Case
 from op_table_nn import NN_CASES
+from device_marks import on_device
 
-
-def _device_present():
-    if simulator():
-        return True
-    try:
-        from numba import cuda
-        return cuda.is_available()
-    except Exception:  # numba without numba-cuda, or a broken driver
-        return False
-
-
-on_device = pytest.mark.skipif(not _device_present(), reason="needs NUMBA_ENABLE_CUDASIM=1 or a CUDA GPU")
 
 ALL = CASES + NN_CASES
 # examples per op: few under the simulator; TINYLM_CUDA_EXAMPLES=40 on a GPU, or to hunt bugs

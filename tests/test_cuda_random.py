@@ -19,17 +19,11 @@ from kernels.cuda import random as R
 from kernels.cuda import transfers
 from kernels.cuda.transfers import to_device, to_host
 from kernels.harness import simulator
+from device_marks import on_device
 
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 
 
-def _device_present():
-    from numba import cuda
-    return simulator() or cuda.is_available()
-
-
-on_device = pytest.mark.skipif(not _device_present(),
-                               reason="needs NUMBA_ENABLE_CUDASIM=1 or a CUDA GPU")
 LAUNCH = (3, 4)   # 3 blocks of 4 threads: every loop strides past its block
 F32, F64, I64, BOOL = (np.dtype(t) for t in (np.float32, np.float64, np.int64, np.bool_))
 SHAPE = (2, 3, 5)
