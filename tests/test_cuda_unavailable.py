@@ -93,3 +93,17 @@ def test_cpu_only_programs_never_import_numba_cuda(tmp_path):
                          capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "LOADED []" in out.stdout, out.stdout
+
+
+@unavailable_only
+@pytest.mark.parametrize("argv", [
+    ["train", "--device", "cuda", "--steps", "1"],
+    ["generate", "--device", "cuda", "--ckpt", "no-such-folder"],
+    ["eval", "--device", "cuda", "--ckpt", "no-such-folder"],
+    ["bench", "--device", "cuda", "--models", "lstm", "--no-generate"],
+], ids=["train", "generate", "eval", "bench"])
+def test_cli_device_cuda_is_a_one_line_error(argv, capsys):
+    from tinylm.cli import main
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("tinylm: error: --device cuda: CUDA is not available: ") and "\n" not in err
