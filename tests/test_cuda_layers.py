@@ -11,33 +11,14 @@ import pytest
 
 import tinylm as tl
 import tinylm.nn as nn
-from kernels.harness import simulator
 from test_reference_fixtures import FIXTURES, run_fixture
 from device_marks import on_device
 
 
-# Fixtures that only a real GPU runs, with the reason.
-GPU_ONLY = {
-    "lstm_300_steps": "300 LSTM steps forward and back, a few kernels each: ~1 minute under the "
-                      "simulator (it passes there too)",
-}
-
-
-def _marks(path):
-    if path.stem in GPU_ONLY:
-        return [pytest.mark.skipif(simulator(), reason=GPU_ONLY[path.stem])]
-    return []
-
-
 @on_device
-@pytest.mark.parametrize("path", [pytest.param(p, marks=_marks(p)) for p in FIXTURES],
-                         ids=[p.stem for p in FIXTURES])
+@pytest.mark.parametrize("path", FIXTURES, ids=[p.stem for p in FIXTURES])
 def test_layer_matches_pytorch_on_cuda(path):
-    run_fixture(path, "cuda")
-
-
-def test_gpu_only_fixtures_exist():
-    assert set(GPU_ONLY) <= {p.stem for p in FIXTURES}
+    run_fixture(path, "cuda")   # lstm_300_steps included: about 15 s under the simulator
 
 
 # ---- Dropout: a random mask, so no fixture ----------------------------------------------
