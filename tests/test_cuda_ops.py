@@ -28,7 +28,7 @@ from device_marks import on_device
 
 ALL = CASES + NN_CASES
 # examples per op: few under the simulator; TINYLM_CUDA_EXAMPLES=40 on a GPU, or to hunt bugs
-FEW = settings(max_examples=int(os.environ.get("TINYLM_CUDA_EXAMPLES", "4")), deadline=None,
+FEW = settings(max_examples=int(os.environ.get("TINYLM_CUDA_EXAMPLES", "8")), deadline=None,
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 MAX_ELEMENTS = 256  # per output; larger draws (repeat's) are skipped
