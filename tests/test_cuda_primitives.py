@@ -7,7 +7,6 @@ They run under NUMBA_ENABLE_CUDASIM=1 (make test runs this file in its
 simulator process, beside test_kernels.py) or on a GPU; elsewhere only the
 sm_90 PTX check of the non-float32 kernel variants runs
 (tests/test_kernels_ptx.py checks every float32 kernel)."""
-import re
 
 import numpy as np
 import pytest
@@ -21,7 +20,7 @@ from kernels.cuda import reduce as R
 from kernels.cuda import transfers
 from kernels.cuda.transfers import to_device, to_host
 from kernels.harness import simulator
-from device_marks import on_device
+from device_marks import F64_INSTRUCTION, nvvm_available, on_device
 
 
 LAUNCH = (3, 4)   # 3 blocks of 4 threads: every loop strides past its block
@@ -393,19 +392,9 @@ def test_transfer_counter_counts_only_explicit_copies():
 
 # -- sm_90 PTX of the variants test_kernels_ptx.py does not compile ----------------------
 
-F64_INSTR = re.compile(r"^\s*[a-z.0-9]*\.f64\b", re.M)
 
 
-def _nvvm_available():
-    try:
-        from numba import cuda, float32
-        cuda.compile_ptx(lambda a: None, (float32[::1],), cc=(9, 0))
-        return True
-    except Exception:  # numba-cuda without its cu12 extras
-        return False
-
-
-needs_nvvm = pytest.mark.skipif(simulator() or not _nvvm_available(),
+needs_nvvm = pytest.mark.skipif(simulator() or not nvvm_available(),
                                 reason="needs numba-cuda[cu12] (NVVM) outside the simulator")
 VARIANTS = [] if simulator() else E.variants() + R.variants() + M.variants()
 
@@ -424,5 +413,5 @@ def test_float32_sin_cos_use_float64_only_in_libdevice_range_reduction(op):
     from numba import cuda, float32
     build, signature = L.ptx_entry(E._unary_factory, op, signature=(float32[::1],) + E._MAP1)
     ptx, _ = cuda.compile_ptx(build(float32), signature, cc=(9, 0))
-    ops = [m.split()[0] for m in F64_INSTR.findall(ptx)]
+    ops = [m.split()[0] for m in F64_INSTRUCTION.findall(ptx)]
     assert ops == ["cvt.rn.f64", "mul.f64", "cvt.rn.f32.f64"], ops  # int -> f64, * pi/2^k, -> f32

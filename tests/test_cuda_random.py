@@ -19,7 +19,7 @@ from kernels.cuda import random as R
 from kernels.cuda import transfers
 from kernels.cuda.transfers import to_device, to_host
 from kernels.harness import simulator
-from device_marks import on_device
+from device_marks import nvvm_available, on_device
 
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 
@@ -265,19 +265,11 @@ def test_bad_arguments_raise_clear_errors():
 
 # -- sm_90 PTX of the float64 kernels (test_kernels_ptx.py compiles float32) -------------
 
-def _nvvm_available():
-    try:
-        from numba import cuda, float32
-        cuda.compile_ptx(lambda a: None, (float32[::1],), cc=(9, 0))
-        return True
-    except Exception:  # numba-cuda without its cu12 extras
-        return False
-
 
 VARIANTS = [] if simulator() else R.variants()
 
 
-@pytest.mark.skipif(simulator() or not _nvvm_available(),
+@pytest.mark.skipif(simulator() or not nvvm_available(),
                     reason="needs numba-cuda[cu12] (NVVM) outside the simulator")
 @pytest.mark.parametrize("label, fn, signature", VARIANTS, ids=[v[0] for v in VARIANTS])
 def test_float64_variant_compiles_for_sm90(label, fn, signature):

@@ -23,7 +23,7 @@ import weakref
 import numpy as np
 
 from .backend import asarray
-from .device import DeviceArray
+from .device import DeviceArray, device_of, mixed_devices
 
 _grad_enabled = True
 
@@ -156,9 +156,7 @@ def _check_devices(cls, arrays):
         elif isinstance(x, DeviceArray):
             device = True
     if host and device:
-        raise RuntimeError(f"{cls.__name__.lower()}: expected all tensors to be on the same device, "
-                           "but found at least two devices, cuda:0 and cpu! (move one with "
-                           ".to('cuda') or .cpu())")
+        raise mixed_devices(cls.__name__.lower())
 
 
 def _run_hooks(tensor, grad):
@@ -167,10 +165,6 @@ def _run_hooks(tensor, grad):
         if new is not None:
             grad = asarray(new.data if hasattr(new, "data") else new).astype(grad.dtype, copy=False)
     return grad
-
-
-def _device_name(array):
-    return "cpu" if isinstance(array, np.ndarray) else str(array.device)
 
 
 def _wrap(array):
@@ -304,7 +298,7 @@ def backward(root, grad, retain_graph=False):
             if not sliced:
                 ig = asarray(ig)
                 if isinstance(ig, np.ndarray) != isinstance(inp.data, np.ndarray):
-                    raise RuntimeError(f"{fn.name} returned a gradient on {_device_name(ig)} for "
+                    raise RuntimeError(f"{fn.name} returned a gradient on {device_of(ig)} for "
                                        f"an input on {inp.device}")
             if tuple(ig.shape) != inp.shape:
                 raise RuntimeError(f"{fn.name} returned a gradient of shape {tuple(ig.shape)} "

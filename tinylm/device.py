@@ -61,6 +61,13 @@ def check_device(spec):
     return d
 
 
+def mixed_devices(op=None):
+    """PyTorch's error for an op whose tensors live on different devices."""
+    prefix = f"{op}: e" if op else "E"
+    return RuntimeError(f"{prefix}xpected all tensors to be on the same device, but found at least "
+                        "two devices, cuda:0 and cpu! (move one with .to('cuda') or .cpu())")
+
+
 def device_of(array):
     """The device of a tensor's data array."""
     return array.device if isinstance(array, DeviceArray) else CPU

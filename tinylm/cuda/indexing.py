@@ -14,8 +14,8 @@ x[mask]. Writing through a mask (x[mask] = v) needs no copy: it is a where.
 """
 import numpy as np
 
+from ..device import mixed_devices
 from .array import CudaArray, _full, _k, is_scalar
-from .numpy_api import mixed_devices
 
 
 def _index_array(k):

@@ -19,7 +19,7 @@ def _unwrap(a):
     if isinstance(a, CudaArray):
         return a.contiguous().dev
     if isinstance(a, np.ndarray) and a.ndim > 0:
-        from .numpy_api import mixed_devices
+        from ..device import mixed_devices
         raise mixed_devices()
     return a
 

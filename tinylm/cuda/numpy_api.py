@@ -10,6 +10,7 @@ cuda op gives the dtype the same op gives on the CPU.
 """
 import numpy as np
 
+from ..device import mixed_devices
 from .array import CudaArray, _full, _into, _k, is_scalar
 
 UNARY = {"negative": "neg", "absolute": "abs", "exp": "exp", "log": "log", "tanh": "tanh",
@@ -21,11 +22,6 @@ BINARY = {"add": "add", "subtract": "sub", "multiply": "mul", "true_divide": "di
           "greater_equal": "ge"}
 COMPARE = {"equal", "not_equal", "less", "less_equal", "greater", "greater_equal"}
 REDUCE = {"add": "sum", "maximum": "max", "minimum": "min"}
-
-
-def mixed_devices():
-    return RuntimeError("Expected all tensors to be on the same device, but found at least two "
-                        "devices, cuda:0 and cpu! (move one with .to('cuda') or .cpu())")
 
 
 def _check_operands(values):
@@ -206,12 +202,14 @@ def _where(cond, a=None, b=None):
     return CudaArray(_k()[0].where(c, _operand(a, dt), _operand(b, dt)))
 
 
+def _shape(shape):
+    """A shape argument (an int or a sequence) as a tuple of ints."""
+    return (int(shape),) if np.ndim(shape) == 0 else tuple(int(n) for n in shape)
+
+
 def _like(fill):
     def make(a, dtype=None, order="K", subok=True, shape=None):
-        if shape is None:
-            shape = a.shape
-        shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(n) for n in shape)
-        return _full(shape, 0 if fill is None else fill, dtype or a.dtype)
+        return _full(_shape(a.shape if shape is None else shape), fill, dtype or a.dtype)
     return make
 
 
@@ -277,7 +275,7 @@ def _put_along_axis(arr, idx, values, axis):
     if idx.shape[axis] != 1:
         raise NotImplementedError("numpy.put_along_axis with more than one index per lane has no "
                                   "cuda implementation in tinylm")
-    pos = CudaArray(_k()[2].arange(arr.shape[axis])).reshape(
+    pos = _arange(arr.shape[axis]).reshape(
         [arr.shape[axis] if d == axis else 1 for d in range(arr.ndim)])
     hit = pos == idx
     np.copyto(arr, np.where(hit, values, arr))
@@ -303,7 +301,7 @@ def _result_type(*args):
 
 
 FUNCTIONS = {
-    np.where: _where, np.zeros_like: _like(0), np.ones_like: _like(1), np.empty_like: _like(None),
+    np.where: _where, np.zeros_like: _like(0), np.ones_like: _like(1), np.empty_like: _like(0),
     np.full_like: _full_like, np.concatenate: _concatenate, np.stack: _stack, np.split: _split,
     np.moveaxis: _moveaxis, np.take_along_axis: _take_along_axis, np.put_along_axis: _put_along_axis,
     np.copyto: _copyto, np.clip: lambda x, a_min=None, a_max=None, out=None, **kw: clip(x, a_min, a_max, out),
@@ -332,15 +330,14 @@ FUNCTIONS = {
 # over by the function's name (some arrive as internal wrappers).
 def _creation(fill):
     def make(shape, dtype=float, order="C", **kw):
-        shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(n) for n in shape)
-        return _full(shape, fill, np.dtype(dtype))
+        return _full(_shape(shape), fill, np.dtype(dtype))
     return make
 
 
 def _full_new(shape, fill_value, dtype=None, order="C", **kw):
     if isinstance(fill_value, CudaArray):
         return np.broadcast_to(fill_value.astype(dtype or fill_value.dtype, copy=False),
-                               (shape,) if np.ndim(shape) == 0 else tuple(shape)).copy()
+                               _shape(shape)).copy()
     dtype = np.dtype(dtype) if dtype is not None else np.result_type(fill_value)
     return _creation(fill_value)(shape, dtype)
 

@@ -39,17 +39,10 @@ def nocopy_strides(old_shape, old_strides, new_shape):
 
 
 def resolve_shape(shape, size):
-    shape = tuple(int(s) for s in shape)
-    if shape.count(-1) > 1:
-        raise ValueError("can only specify one unknown dimension")
-    known = 1
-    for s in shape:
-        if s != -1:
-            known *= s
-    if -1 in shape:
-        if known == 0 or size % known:
-            raise ValueError(f"cannot reshape array of size {size} into shape {shape}")
-        shape = tuple(size // known if s == -1 else s for s in shape)
-    elif known != size:
-        raise ValueError(f"cannot reshape array of size {size} into shape {shape}")
-    return shape
+    """shape with its -1 worked out for `size` elements; ValueError (NumPy's
+    error for reshape) when it does not fit. The rule is tinylm's reshape's."""
+    from ..ops.shape import _infer_shape
+    try:
+        return _infer_shape(tuple(int(s) for s in shape), size, "reshape")
+    except RuntimeError as e:
+        raise ValueError(str(e)) from None
