@@ -147,9 +147,10 @@ class Tensor:
             else:
                 dtype = a
         out = self
-        if device is not None and check_device(device) != self.device:
+        device = None if device is None else check_device(device)
+        if device is not None and device != self.device:
             from .ops.transfer import ToDevice
-            out, copy = ToDevice.apply(self, device=check_device(device)), False
+            out, copy = ToDevice.apply(self, device=device), False
         dtype = dtypes.to_dtype(dtype)
         if dtype is None or dtype == out.dtype:
             return out.clone() if copy else out

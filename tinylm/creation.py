@@ -198,8 +198,9 @@ def randint(low=0, high=None, size=None, dtype=None, device=None):
         raise TypeError("randint: missing the size argument")
     if high <= low:
         raise RuntimeError(f"randint: expected low < high, got low={low}, high={high}")
-    if check_device(device).type == "cuda":
-        array = _random.integers(low, high, _size((size,)), check_device(device))
+    device = check_device(device)
+    if device.type == "cuda":
+        array = _random.integers(low, high, _size((size,)), device)
         return Tensor(array if dtype is None else array.astype(dtypes.to_dtype(dtype)))
     array = _random.generator().integers(low, high, size=_size((size,)), dtype=np.int64)
     return _make(array, dtype or dtypes.int64, device, False)

@@ -32,14 +32,9 @@ def _k():
     return elementwise, layout, movement, reduce, transfers
 
 
-def wrap(dev):
-    return CudaArray(dev)
-
-
 class _Flags:
     def __init__(self, dev):
         self.c_contiguous = bool(dev.is_c_contiguous())
-        self.writeable = True
 
 
 class CudaArray(DeviceArray):
@@ -103,8 +98,9 @@ class CudaArray(DeviceArray):
         """A NumPy copy; first raises any error a kernel recorded on the
         device since the last check (an out-of-range index or target), as
         PyTorch reports device-side asserts at the next synchronisation."""
+        from kernels.cuda import errors
         host = _k()[4].to_host(self.dev)
-        raise_device_errors()
+        errors.raise_if_set()
         return host
 
     def __array__(self, dtype=None, copy=None):
@@ -339,16 +335,6 @@ def _into(result, out):
     out = out[0] if isinstance(out, tuple) else out
     _k()[2].copy_into(out.dev, result.astype(out.dtype, copy=False).dev)
     return out
-
-
-def raise_device_errors():
-    """Raise what a kernel recorded in the device-side error register, if
-    the kernels have one (kernels.cuda.errors); one counted copy."""
-    try:
-        from kernels.cuda import errors
-    except ImportError:
-        return
-    errors.raise_if_set()
 
 
 def is_scalar(v):

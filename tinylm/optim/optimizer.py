@@ -124,8 +124,6 @@ class Optimizer:
             entry = {}
             for name, value in s.items():
                 value = value.data if isinstance(value, Tensor) else value
-                if isinstance(value, DeviceArray) and name == "step":
-                    value = value.to_host()  # the step count stays on the host
                 if isinstance(value, (np.ndarray, DeviceArray)) and value.ndim and value.shape != p.shape:
                     raise ValueError(f"loaded optimizer state '{name}' of parameter {key} has shape "
                                      f"{value.shape}, the parameter has {p.shape}")
