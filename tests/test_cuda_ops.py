@@ -169,6 +169,7 @@ def _setitems(y, b, m, idx):
     y[1:, ::2] = b[:, :2] * 2
     y[idx] = b  # row 2 picked twice (with equal values: which write wins is unspecified)
     y[m] = -3.0
+    y[~m] = y[~m] * 2 + 1  # an array of values through a mask
 
 
 MORE_CASES = [

@@ -192,10 +192,9 @@ def setitem(x, key, value):
     if isinstance(value, np.ndarray) and value.ndim > 0:
         raise mixed_devices()
     mask = _single_mask(x, key)
-    if mask is not None:  # x[mask] = v: a where, written into x
-        if not is_scalar(value) and value.size != 1:
-            raise NotImplementedError("x[mask] = array has no cuda implementation in tinylm; "
-                                      "use tl.where")
+    if mask is not None and (is_scalar(value) or value.size == 1):
+        # x[mask] = v: a where written into x, no copy (an array of values
+        # takes the integer-index path below, after the mask's nonzero)
         m = mask.reshape(mask.shape + (1,) * (x.ndim - mask.ndim))
         np.copyto(x, np.where(m, value if is_scalar(value) else value.reshape(()), x))
         return
