@@ -1,6 +1,7 @@
 """Every op on tensors, and the one table that makes them Tensor methods.
 
-Where a new op goes: elementwise math in pointwise.py, comparisons and
+Where a new op goes: elementwise math in pointwise.py (clamp, maximum and
+minimum in clamp.py), device copies in transfer.py, comparisons and
 logic in compare.py, reductions in
 reduce.py, movement in shape.py, indexing in index.py, in-place writes in
 inplace.py. Add it to _METHODS below to make it a method too.
@@ -11,8 +12,9 @@ from .inplace import add_, clamp_, copy_, div_, fill_, mul_, normal_, sub_, unif
 from .matmul import matmul
 from .compare import (all, any, bitwise_and, bitwise_not, bitwise_or, eq, ge, gt, le,
                       logical_and, logical_not, logical_or, lt, ne)
-from .pointwise import (abs, add, clamp, clip, clone, contiguous, cos, div, exp, log, masked_fill,
-                        maximum, minimum, mul, neg, pow, relu, sigmoid, sin, sqrt, sub, tanh, where)
+from .clamp import clamp, clip, maximum, minimum
+from .pointwise import (abs, add, clone, contiguous, cos, div, exp, log, masked_fill, mul, neg,
+                        pow, relu, sigmoid, sin, sqrt, sub, tanh, where)
 from .reduce import (amax, amin, argmax, argmin, logsumexp, max, mean, min, std, sum, var)
 from .shape import (T, cat, chunk, expand, expand_as, flatten, movedim, permute, repeat,
                     repeat_interleave, reshape,

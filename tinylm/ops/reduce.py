@@ -161,7 +161,7 @@ def amin(x, dim=None, keepdim=False):
 
 
 def _max_or_min(x, dim, keepdim, largest):
-    from .pointwise import maximum, minimum
+    from .clamp import maximum, minimum
     name = "max" if largest else "min"
     if isinstance(dim, Tensor):  # x.max(other): elementwise, as torch.max(a, b)
         return (maximum if largest else minimum)(x, dim)
