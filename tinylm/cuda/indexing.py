@@ -10,7 +10,8 @@ dims go where the first of them was if they are adjacent, else in front.
 
 A boolean mask's nonzero positions are a data-dependent shape: reading them
 copies the mask to the host (counted), as PyTorch synchronises for
-x[mask]. Writing through a mask (x[mask] = v) needs no copy: it is a where.
+x[mask]. Writing one value through a mask (x[mask] = 0.5) needs no copy:
+it is a where; writing an array of values reads the mask like x[mask].
 """
 import numpy as np
 
